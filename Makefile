@@ -1,0 +1,31 @@
+# digits: the set-up and the everyday commands. `make help` lists them.
+
+SWIFT ?= swift
+CONFIG ?= release
+MODEL ?= mlp
+
+.PHONY: help setup build train test bench clean
+
+help:
+	@echo "make setup   install the system libraries digits needs (Debian: libopenblas-dev, zlib1g-dev)"
+	@echo "make train   set up, build, and train the default model on MNIST; prints its test accuracy"
+	@echo "make test    set up, build once in release mode, and run every test"
+	@echo "make bench   the speed benchmark: the mlp recipe against this machine's sgemm rate"
+
+setup:
+	@scripts/setup
+
+build: setup
+	$(SWIFT) build -c $(CONFIG)
+
+train: build
+	$(SWIFT) run -c $(CONFIG) digits train --model $(MODEL)
+
+test: setup
+	$(SWIFT) test -c $(CONFIG)
+
+bench: setup
+	$(SWIFT) run -c release digits-bench
+
+clean:
+	rm -rf .build

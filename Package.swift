@@ -1,0 +1,74 @@
+// swift-tools-version:6.0
+// digits: handwritten digit recognition, from first principles to a daily tool.
+//
+// Targets, each depending only on those above it:
+//   CBLAS, CZlib        C libraries (OpenBLAS, zlib) as system-library modules
+//   DigitsTensor        tensor core: Float32 storage with a shape, kernels, BLAS products, seeded RNG
+//   DigitsNN            layers, losses, optimizers, sequential models
+//   DigitsData          IDX files (raw or gzip), MNIST location and download, mini-batches
+//   Digits              application services: recipes, training runs, metrics, safetensors checkpoints
+//   DigitsCLI           the `digits` command: parses options, calls Digits
+import PackageDescription
+
+let unsafeFlagsRelease: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "digits",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Digits", targets: ["Digits"]),
+        .executable(name: "digits", targets: ["DigitsCLI"]),
+        .executable(name: "digits-bench", targets: ["DigitsBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
+        .target(
+            name: "DigitsTensor",
+            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+            swiftSettings: unsafeFlagsRelease
+        ),
+        .target(
+            name: "DigitsNN",
+            dependencies: ["DigitsTensor"],
+            swiftSettings: unsafeFlagsRelease
+        ),
+        .target(
+            name: "DigitsData",
+            dependencies: ["DigitsTensor", "CZlib"],
+            swiftSettings: unsafeFlagsRelease
+        ),
+        .target(
+            name: "Digits",
+            dependencies: ["DigitsTensor", "DigitsNN", "DigitsData"],
+            swiftSettings: unsafeFlagsRelease
+        ),
+        .executableTarget(
+            name: "DigitsCLI",
+            dependencies: [
+                "Digits",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "DigitsBench",
+            dependencies: ["Digits"],
+            swiftSettings: unsafeFlagsRelease
+        ),
+        .testTarget(name: "DigitsTensorTests", dependencies: ["DigitsTensor"]),
+        .testTarget(name: "DigitsNNTests", dependencies: ["DigitsNN"]),
+        .testTarget(name: "DigitsDataTests", dependencies: ["DigitsData"]),
+        .testTarget(name: "DigitsTests", dependencies: ["Digits"]),
+    ]
+)

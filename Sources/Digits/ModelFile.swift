@@ -1,0 +1,110 @@
+// Model files: the weights as safetensors tensors named `layers.<i>.<role>`, and everything needed
+// to rebuild and judge the model in `__metadata__` (architecture, options, seed, history, data hashes).
+
+import Foundation
+import DigitsTensor
+import DigitsNN
+
+/// A model together with where it came from, as stored in a `.safetensors` model file.
+public struct ModelFile {
+    /// The model, weights included.
+    public var model: Model
+    /// The options it was trained with, if known.
+    public var options: TrainingOptions?
+    /// One record per epoch trained.
+    public var history: [EpochRecord]
+    /// SHA-256 of the training data files, keyed by role (`train-images`, ...).
+    public var dataHashes: [String: String]
+    /// Every metadata entry as stored (string to string).
+    public var metadata: [String: String]
+
+    /// The format tag stored under `format` in the metadata.
+    public static let formatTag = "digits-model"
+    /// The version of this layout.
+    public static let formatVersion = "1"
+
+    /// A model file for `model` with its provenance.
+    public init(model: Model, options: TrainingOptions?, history: [EpochRecord], dataHashes: [String: String] = [:]) {
+        self.model = model
+        self.options = options
+        self.history = history
+        self.dataHashes = dataHashes
+        self.metadata = [:]
+    }
+
+    /// The safetensors content: one F32 tensor per parameter, metadata as JSON strings.
+    public func encoded() throws -> SafetensorsFile {
+        let tensors = model.network.parameters.map {
+            SafetensorsTensor(name: $0.name, shape: $0.value.shape, values: $0.value.storage)
+        }
+        var meta = metadata
+        meta["format"] = Self.formatTag
+        meta["format_version"] = Self.formatVersion
+        meta["model"] = model.architecture.name
+        meta["architecture"] = try jsonString(model.architecture)
+        if let options {
+            meta["training"] = try jsonString(options)
+            meta["seed"] = String(options.seed)
+        }
+        meta["epochs"] = String(history.count)
+        meta["history"] = try jsonString(history)
+        meta["data_sha256"] = try jsonString(dataHashes)
+        return SafetensorsFile(tensors: tensors, metadata: meta)
+    }
+
+    /// Writes the model atomically to `url` (a temporary file renamed into place).
+    public func write(to url: URL) throws {
+        try encoded().write(to: url)
+    }
+
+    /// Reads a model file, rebuilding the network and checking every tensor's name and shape.
+    public static func read(contentsOf url: URL) throws -> ModelFile {
+        let file = try SafetensorsFile.read(contentsOf: url)
+        return try decode(file, source: url.path)
+    }
+
+    /// Rebuilds a model from safetensors content; `source` names it in errors.
+    public static func decode(_ file: SafetensorsFile, source: String) throws -> ModelFile {
+        func bad(_ reason: String) -> DigitsError { .badModelFile(path: source, reason: reason) }
+        let meta = file.metadata
+        guard meta["format"] == formatTag else {
+            throw bad("its metadata has no \"format\": \"\(formatTag)\" entry (is it a digits model?)")
+        }
+        guard let archText = meta["architecture"] else { throw bad("the metadata has no \"architecture\"") }
+        let architecture: Architecture
+        do { architecture = try JSONDecoder().decode(Architecture.self, from: Data(archText.utf8)) }
+        catch { throw bad("its \"architecture\" entry is not valid: \(error)") }
+        let model = Model(architecture: architecture, seed: 0)
+        let expected = model.network.parameters
+        guard file.tensors.count == expected.count else {
+            throw bad("it holds \(file.tensors.count) tensors but a '\(architecture.name)' model has \(expected.count)")
+        }
+        for p in expected {
+            guard let t = file[p.name] else { throw bad("tensor '\(p.name)' is missing") }
+            guard t.shape == p.value.shape else {
+                throw bad("tensor '\(p.name)' has shape \(t.shape), expected \(p.value.shape)")
+            }
+            guard t.values.allSatisfy(\.isFinite) else { throw bad("tensor '\(p.name)' holds NaN or infinite values") }
+            p.value = Tensor(shape: t.shape, values: t.values)
+        }
+        var result = ModelFile(model: model, options: nil, history: [])
+        result.metadata = meta
+        if let text = meta["training"] {
+            result.options = try? JSONDecoder().decode(TrainingOptions.self, from: Data(text.utf8))
+        }
+        if let text = meta["history"] {
+            result.history = (try? JSONDecoder().decode([EpochRecord].self, from: Data(text.utf8))) ?? []
+        }
+        if let text = meta["data_sha256"] {
+            result.dataHashes = (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
+        }
+        return result
+    }
+}
+
+/// `value` as compact JSON with sorted keys (stable from run to run).
+func jsonString<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}

@@ -1,0 +1,155 @@
+// Recipes: each model name with its architecture and its default way to train.
+//
+// Reading order for a learner: linear-svm (a single linear map and the hinge loss), mlp-sigmoid
+// (one hidden layer, trained one sample at a time), mlp (ReLU, softmax, cross-entropy, RMSprop).
+
+import DigitsTensor
+import DigitsNN
+import DigitsData
+
+/// How a network's last layer becomes class probabilities.
+public enum OutputKind: String, Codable, Sendable {
+    /// The last layer gives scores (logits); probabilities are softmax(scores).
+    case softmax
+    /// The last layer is a sigmoid; probabilities are the outputs divided by their sum.
+    case sigmoid
+    /// Raw scores of a linear SVM; probabilities shown are softmax(scores), for display only.
+    case scores
+}
+
+/// The training objective a recipe uses.
+public enum LossKind: String, Codable, Sendable, CaseIterable {
+    /// Softmax + categorical cross-entropy.
+    case crossEntropy = "cross-entropy"
+    /// Multiclass hinge (Weston–Watkins).
+    case hinge
+    /// Half squared error against one-hot targets 0.01/0.99.
+    case squaredError = "squared-error"
+
+    /// The loss object.
+    public func makeLoss(labelSmoothing: Float = 0) -> Loss {
+        switch self {
+        case .crossEntropy: return SoftmaxCrossEntropy(labelSmoothing: labelSmoothing)
+        case .hinge: return MulticlassHinge()
+        case .squaredError: return SquaredError()
+        }
+    }
+}
+
+/// The update rule a training run uses.
+public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
+    /// Plain gradient descent.
+    case sgd
+    /// SGD with momentum 0.9.
+    case momentum
+    /// SGD with Nesterov momentum 0.9.
+    case nesterov
+    /// RMSprop, ρ = 0.9, ε = 1e-7.
+    case rmsprop
+    /// Adam, β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
+    case adam
+
+    /// The optimizer object with step size η.
+    public func makeOptimizer(learningRate: Float) -> Optimizer {
+        switch self {
+        case .sgd: return SGD(learningRate: learningRate)
+        case .momentum: return SGD(learningRate: learningRate, momentum: 0.9)
+        case .nesterov: return SGD(learningRate: learningRate, momentum: 0.9, nesterov: true)
+        case .rmsprop: return RMSprop(learningRate: learningRate, rho: 0.9, epsilon: 1e-7)
+        case .adam: return Adam(learningRate: learningRate)
+        }
+    }
+}
+
+/// What a model is: its layers, how its outputs read as probabilities, and how it wants its inputs.
+public struct Architecture: Codable, Equatable, Sendable {
+    /// The model's name, e.g. `mlp`.
+    public var name: String
+    /// The layers, input first.
+    public var layers: [LayerSpec]
+    /// How the last layer's output becomes probabilities.
+    public var output: OutputKind
+    /// How pixels become inputs.
+    public var encoding: InputEncoding
+    /// How initial weights are drawn.
+    public var initializer: WeightInitializer
+}
+
+/// How a model is trained: every choice that, with the seed, fixes the result.
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    /// Passes over the training set.
+    public var epochs: Int
+    /// Samples per gradient step.
+    public var batchSize: Int
+    /// The update rule.
+    public var optimizer: OptimizerKind
+    /// The step size η.
+    public var learningRate: Float
+    /// The objective.
+    public var loss: LossKind
+    /// The L2 penalty λ (0 for none).
+    public var l2: Float
+    /// The seed for initial weights and shuffling.
+    public var seed: UInt64
+    /// Whether the training set is reshuffled each epoch.
+    public var shuffle: Bool
+
+    /// Checks that the options make sense; throws a message naming the bad option.
+    public func validate() throws {
+        guard epochs >= 1 else { throw DigitsError.invalidOption("--epochs must be at least 1 (got \(epochs))") }
+        guard batchSize >= 1 else { throw DigitsError.invalidOption("--batch-size must be at least 1 (got \(batchSize))") }
+        guard learningRate.isFinite, learningRate > 0 else {
+            throw DigitsError.invalidOption("--lr must be a positive number (got \(learningRate))")
+        }
+        guard l2.isFinite, l2 >= 0 else { throw DigitsError.invalidOption("--l2 must be zero or positive (got \(l2))") }
+    }
+}
+
+/// A named model with its default training recipe.
+public struct Recipe: Sendable {
+    /// The architecture.
+    public var architecture: Architecture
+    /// The default training options.
+    public var options: TrainingOptions
+
+    /// The names of every recipe, in reading order.
+    public static let names = ["linear-svm", "mlp-sigmoid", "mlp"]
+
+    /// The recipe called `name`; throws listing the known names if there is none.
+    public static func named(_ name: String) throws -> Recipe {
+        switch name {
+        case "linear-svm": return linearSVM
+        case "mlp-sigmoid": return mlpSigmoid(hidden: 200)
+        case "mlp": return mlp
+        default:
+            throw DigitsError.invalidOption("unknown model '\(name)'; known models: \(names.joined(separator: ", "))")
+        }
+    }
+
+    /// `linear-svm`: f(x) = Wx + b, multiclass hinge loss + λΣW², mini-batch SGD.
+    public static let linearSVM = Recipe(
+        architecture: Architecture(name: "linear-svm", layers: [.dense(inputs: 784, outputs: 10)],
+                                   output: .scores, encoding: InputEncoding(), initializer: .normal(std: 0.001)),
+        options: TrainingOptions(epochs: 10, batchSize: 200, optimizer: .sgd, learningRate: 0.01,
+                                 loss: .hinge, l2: 1e-4, seed: 1, shuffle: true))
+
+    /// `mlp-sigmoid`: the from-scratch network, 784 → hidden sigmoid → 10 sigmoid, squared error on
+    /// 0.01/0.99 targets, one sample at a time with learning rate 0.1.
+    public static func mlpSigmoid(hidden: Int) -> Recipe {
+        Recipe(
+            architecture: Architecture(name: "mlp-sigmoid",
+                                       layers: [.dense(inputs: 784, outputs: hidden), .sigmoid,
+                                                .dense(inputs: hidden, outputs: 10), .sigmoid],
+                                       output: .sigmoid, encoding: InputEncoding(), initializer: .normalByReceivingUnits),
+            options: TrainingOptions(epochs: 1, batchSize: 1, optimizer: .sgd, learningRate: 0.1,
+                                     loss: .squaredError, l2: 0, seed: 1, shuffle: true))
+    }
+
+    /// `mlp`: Dense 784→512 ReLU, Dense 512→10 softmax; cross-entropy; RMSprop(0.001, ρ 0.9, ε 1e-7); batch 128; 5 epochs.
+    public static let mlp = Recipe(
+        architecture: Architecture(name: "mlp",
+                                   layers: [.dense(inputs: 784, outputs: 512), .relu, .dense(inputs: 512, outputs: 10)],
+                                   output: .softmax, encoding: InputEncoding(), initializer: .glorotUniform),
+        options: TrainingOptions(epochs: 5, batchSize: 128, optimizer: .rmsprop, learningRate: 0.001,
+                                 loss: .crossEntropy, l2: 0, seed: 1, shuffle: true))
+}

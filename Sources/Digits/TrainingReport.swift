@@ -1,0 +1,85 @@
+// What a training run shows as it goes: a live progress bar on a terminal, one plain line per
+// epoch otherwise, and optionally every epoch's metrics as JSON lines in a log file.
+
+import Foundation
+
+/// Turns training events into text: a live bar (when `live`) and one line per epoch.
+public final class ProgressPrinter {
+    private let live: Bool
+    private let write: (String) -> Void
+    private let writeLive: (String) -> Void
+    private var lastDraw: UInt64 = 0
+    private let log: FileHandle?
+
+    /// A printer; `live` draws a redrawn bar through `writeLive` (stderr), lines go through `write` (stdout).
+    /// With `logURL`, each epoch's record is appended there as one JSON line.
+    public init(live: Bool, logURL: URL? = nil,
+                write: @escaping (String) -> Void = { print($0) },
+                writeLive: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) throws {
+        self.live = live
+        self.write = write
+        self.writeLive = writeLive
+        if let logURL {
+            guard FileManager.default.createFile(atPath: logURL.path, contents: nil) else {
+                throw DigitsError.unwritableOutput(path: logURL.path, reason: "the log file cannot be created")
+            }
+            log = try FileHandle(forWritingTo: logURL)
+        } else {
+            log = nil
+        }
+    }
+
+    /// Whether standard error is a terminal (so a live bar makes sense).
+    public static var stderrIsTerminal: Bool { isatty(2) != 0 }
+
+    /// Handles one event.
+    public func handle(_ event: TrainingEvent) {
+        switch event {
+        case .batch(let p):
+            guard live else { return }
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard p.batch == p.batches || now - lastDraw > 100_000_000 else { return }
+            lastDraw = now
+            writeLive("\r" + Self.bar(p) + "\u{1B}[K")
+        case .epoch(let r):
+            if live { writeLive("\r\u{1B}[K") }
+            write(Self.line(r))
+            if let log, let json = try? jsonString(r) {
+                log.write(Data((json + "\n").utf8))
+            }
+        }
+    }
+
+    /// The live bar: epoch, batches, running loss and accuracy, samples/s and time left.
+    public static func bar(_ p: BatchProgress) -> String {
+        let width = 24
+        let filled = p.batches > 0 ? width * p.batch / p.batches : 0
+        let rate = p.elapsed > 0 ? Double(p.samples) / p.elapsed : 0
+        let left = rate > 0 ? Double(p.totalSamples - p.samples) / rate : 0
+        return "epoch \(p.epoch)/\(p.epochs) [" + String(repeating: "=", count: filled)
+            + String(repeating: " ", count: width - filled) + "] \(p.batch)/\(p.batches)"
+            + "  loss \(fixed(p.loss))  acc \(percent(p.accuracy))  \(Int(rate)) samples/s  \(fixed(left, digits: 1))s left"
+    }
+
+    /// The plain per-epoch line: train loss and accuracy, test loss and accuracy, seconds.
+    public static func line(_ r: EpochRecord) -> String {
+        var s = "epoch \(r.epoch): train loss \(fixed(r.trainLoss)) acc \(percent(r.trainAccuracy))"
+        if let l = r.testLoss, let a = r.testAccuracy { s += "  test loss \(fixed(l)) acc \(percent(a))" }
+        s += "  \(fixed(r.seconds, digits: 2))s (\(Int(r.samplesPerSecond)) samples/s)"
+        return s
+    }
+}
+
+/// Checks before a long run that `url` can be written: its folder exists and accepts a new file.
+public func checkWritable(_ url: URL) throws {
+    let dir = url.deletingLastPathComponent()
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
+        throw DigitsError.unwritableOutput(path: url.path, reason: "the folder \(dir.path) does not exist")
+    }
+    let probe = dir.appendingPathComponent(".digits-write-check-\(getpid())")
+    guard FileManager.default.createFile(atPath: probe.path, contents: Data()) else {
+        throw DigitsError.unwritableOutput(path: url.path, reason: "the folder \(dir.path) is not writable")
+    }
+    try? FileManager.default.removeItem(at: probe)
+}

@@ -1,0 +1,12 @@
+// The `digits` command: a root command listing its subcommands. Each subcommand parses its options
+// and calls the Digits library; no training, data or model logic lives here.
+
+import ArgumentParser
+
+@main
+struct DigitsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "digits",
+        abstract: "Handwritten digit recognition: train, evaluate and use models on MNIST-style data.",
+        subcommands: [TrainCommand.self, EvaluateCommand.self, DownloadCommand.self, ModelsCommand.self])
+}

@@ -1,0 +1,31 @@
+// `digits evaluate`: accuracy, per-class precision/recall/F1 and the confusion matrix of a saved model.
+
+import ArgumentParser
+import Foundation
+import Digits
+
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Evaluate a saved model on the test set: accuracy, per-class precision, recall, F1, confusion matrix.")
+
+    @Argument(help: "The model file (.safetensors) written by `digits train --output`.")
+    var modelFile: String
+    @Flag(name: .long, help: "Print the report as JSON.")
+    var json = false
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        compute.apply()
+        let file = try ModelFile.read(contentsOf: URL(fileURLWithPath: modelFile))
+        let data = try dataOptions.load()
+        let report = try Evaluation.run(file.model, on: data.test)
+        if json {
+            print(try report.jsonText())
+        } else {
+            print("model: \(file.model.architecture.name) (\(modelFile))")
+            print(report.text, terminator: "")
+        }
+    }
+}

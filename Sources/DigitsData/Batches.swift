@@ -1,0 +1,89 @@
+// From bytes to batches: pixels are kept once as bytes and turned into Float tensors per batch.
+
+import DigitsTensor
+
+/// How pixels become network inputs: scaled to [0, 1], optionally standardised, flat or as images.
+public struct InputEncoding: Codable, Equatable, Sendable {
+    /// The shape of one sample as the network sees it.
+    public enum Layout: String, Codable, Sendable {
+        /// One vector of rows·columns features: [N, 784].
+        case flat
+        /// One channel of rows×columns: [N, 1, 28, 28] (NCHW).
+        case image
+    }
+
+    /// MNIST's mean pixel value after scaling to [0, 1].
+    public static let mnistMean: Float = 0.1307
+    /// MNIST's pixel standard deviation after scaling to [0, 1].
+    public static let mnistStd: Float = 0.3081
+
+    /// Whether inputs are standardised, x ← (x − mean) / std, after scaling to [0, 1].
+    public var normalize: Bool
+    /// Flat vectors or single-channel images.
+    public var layout: Layout
+
+    /// An encoding; by default [0, 1] pixels as flat vectors.
+    public init(normalize: Bool = false, layout: Layout = .flat) {
+        self.normalize = normalize
+        self.layout = layout
+    }
+
+    /// The value each byte 0...255 becomes: b/255, then (· − mean)/std when normalising.
+    public var table: [Float] {
+        (0..<256).map { b in
+            let x = Float(b) / 255
+            return normalize ? (x - Self.mnistMean) / Self.mnistStd : x
+        }
+    }
+}
+
+extension LabeledImages {
+    /// The pixels of one sample, rows·columns bytes.
+    public func pixels(of index: Int) -> ArraySlice<UInt8> {
+        let size = rows * columns
+        return images[index * size ..< (index + 1) * size]
+    }
+
+    /// The inputs for the samples at `indices`, encoded: [n, rows·columns] or [n, 1, rows, columns].
+    public func inputs<C: Collection>(_ indices: C, encoding: InputEncoding) -> Tensor where C.Element == Int {
+        let size = rows * columns
+        let shape = encoding.layout == .flat ? [indices.count, size] : [indices.count, 1, rows, columns]
+        var x = Tensor(shape: shape)
+        let table = encoding.table
+        images.withUnsafeBufferPointer { src in
+            table.withUnsafeBufferPointer { lut in
+                x.withUnsafeMutableBufferPointer { dst in
+                    var out = dst.baseAddress!
+                    for i in indices {
+                        let row = src.baseAddress! + i * size
+                        for k in 0..<size { out[k] = lut[Int(row[k])] }
+                        out += size
+                    }
+                }
+            }
+        }
+        return x
+    }
+
+    /// The class indices of the samples at `indices`.
+    public func labels<C: Collection>(_ indices: C) -> [Int] where C.Element == Int {
+        indices.map { Int(labels[$0]) }
+    }
+
+    /// The sample order for one epoch: 0..<count, shuffled by a generator seeded from (`seed`, `epoch`),
+    /// so that any epoch's order can be recomputed on its own (for resuming).
+    public func epochOrder(seed: UInt64, epoch: Int, shuffle: Bool = true) -> [Int] {
+        var order = Array(0..<count)
+        if shuffle {
+            var rng = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch))
+            rng.shuffle(&order)
+        }
+        return order
+    }
+}
+
+/// Splits `order` into consecutive mini-batches of `size` (the last one may be smaller).
+public func miniBatches(_ order: [Int], size: Int) -> [ArraySlice<Int>] {
+    precondition(size > 0, "miniBatches: batch size must be positive")
+    return stride(from: 0, to: order.count, by: size).map { order[$0 ..< min($0 + size, order.count)] }
+}

@@ -1,0 +1,55 @@
+// RMSprop: divide each step by a running root-mean-square of recent gradients.
+
+import DigitsTensor
+
+/// RMSprop (Hinton, 2012):
+///   v ← ρ·v + (1 − ρ)·g²
+///   w ← w − η·g / (√v + ε)
+/// Defaults as in Keras: η = 0.001, ρ = 0.9, ε = 1e-7.
+public final class RMSprop: Optimizer {
+    public var learningRate: Float
+    /// The decay ρ of the running average of g².
+    public let rho: Float
+    /// ε, keeps the division finite.
+    public let epsilon: Float
+    private var meanSquare = SlotStore()
+
+    /// RMSprop with step size η, decay ρ and ε.
+    public init(learningRate: Float = 0.001, rho: Float = 0.9, epsilon: Float = 1e-7) {
+        self.learningRate = learningRate
+        self.rho = rho
+        self.epsilon = epsilon
+    }
+
+    public func step(_ parameters: [Parameter]) {
+        let eta = SIMD8<Float>(repeating: learningRate)
+        let r = SIMD8<Float>(repeating: rho), oneMinusR = SIMD8<Float>(repeating: 1 - rho)
+        let eps = SIMD8<Float>(repeating: epsilon)
+        for (index, p) in parameters.enumerated() {
+            let n = p.value.count
+            p.gradient.withUnsafeBufferPointer { gb in
+                p.value.withUnsafeMutableBufferPointer { wb in
+                    meanSquare.withSlot(index, count: n) { v in
+                        let g = gb.baseAddress!, w = wb.baseAddress!
+                        var i = 0
+                        while i + 8 <= n {
+                            let gi = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+                            var vi = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
+                            var wi = UnsafeRawPointer(w + i).loadUnaligned(as: SIMD8<Float>.self)
+                            vi = r * vi + oneMinusR * gi * gi                    // v ← ρ v + (1 − ρ) g²
+                            wi -= eta * gi / (vi.squareRoot() + eps)             // w ← w − η g / (√v + ε)
+                            UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(w + i).storeBytes(of: wi, as: SIMD8<Float>.self)
+                            i += 8
+                        }
+                        while i < n {
+                            v[i] = rho * v[i] + (1 - rho) * g[i] * g[i]
+                            w[i] -= learningRate * g[i] / (v[i].squareRoot() + epsilon)
+                            i += 1
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

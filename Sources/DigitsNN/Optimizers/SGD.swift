@@ -1,0 +1,44 @@
+// Stochastic gradient descent, with optional momentum and Nesterov momentum.
+
+import DigitsTensor
+
+/// Gradient descent, w ← w − η·g.
+///
+/// With momentum μ > 0 (PyTorch's form):  v ← μ·v + g;  w ← w − η·v.
+/// With Nesterov momentum:                 v ← μ·v + g;  w ← w − η·(g + μ·v).
+public final class SGD: Optimizer {
+    public var learningRate: Float
+    /// The momentum μ (0 for plain gradient descent).
+    public let momentum: Float
+    /// Whether the Nesterov form is used.
+    public let nesterov: Bool
+    private var velocity = SlotStore()
+
+    /// Gradient descent with step size η and optional (Nesterov) momentum μ.
+    public init(learningRate: Float, momentum: Float = 0, nesterov: Bool = false) {
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.nesterov = nesterov
+    }
+
+    public func step(_ parameters: [Parameter]) {
+        let eta = learningRate, mu = momentum
+        for (index, p) in parameters.enumerated() {
+            let n = p.value.count
+            p.gradient.withUnsafeBufferPointer { g in
+                p.value.withUnsafeMutableBufferPointer { w in
+                    if mu == 0 {
+                        for i in 0..<n { w[i] -= eta * g[i] }                       // w ← w − η g
+                        return
+                    }
+                    velocity.withSlot(index, count: n) { v in
+                        for i in 0..<n {
+                            v[i] = mu * v[i] + g[i]                                  // v ← μ v + g
+                            w[i] -= eta * (nesterov ? g[i] + mu * v[i] : v[i])      // w ← w − η v  (or η(g + μ v))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+// Sequential: layers applied one after another, with backpropagation in reverse order.
+
+import DigitsTensor
+
+/// A network that applies its layers in order. Parameters are named `layers.<i>.<role>`.
+public final class Sequential {
+    /// The layers, input first.
+    public let layers: [Layer]
+
+    /// A network of the given layers; names each parameter after its layer's index.
+    public init(_ layers: [Layer]) {
+        self.layers = layers
+        for (i, layer) in layers.enumerated() {
+            for p in layer.parameters where !p.name.hasPrefix("layers.") {
+                p.name = "layers.\(i).\(p.name)"
+            }
+        }
+    }
+
+    /// Builds a network from layer specs, drawing initial weights with `initializer` and `seed`.
+    public convenience init(specs: [LayerSpec], initializer: WeightInitializer, seed: UInt64) {
+        var rng = SeededGenerator(seed: seed)
+        self.init(specs.map { $0.makeLayer(initializer: initializer, rng: &rng) })
+    }
+
+    /// Every trainable parameter, in layer order.
+    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+
+    /// The specs that rebuild this network.
+    public var specs: [LayerSpec] { layers.map(\.spec) }
+
+    /// The total number of trainable scalars.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    /// Runs the batch through every layer.
+    public func forward(_ input: Tensor, mode: Mode) -> Tensor {
+        layers.reduce(input) { x, layer in layer.forward(x, mode: mode) }
+    }
+
+    /// Backpropagates ∂L/∂output through the layers in reverse (chain rule), filling every parameter's gradient.
+    /// The first layer's input gradient is not needed and is skipped.
+    public func backward(_ dOutput: Tensor) {
+        var g = dOutput
+        for (i, layer) in layers.enumerated().reversed() {
+            g = layer.backward(g, needsInputGradient: i > 0)
+        }
+    }
+
+    /// The parameter with the given name, if any.
+    public func parameter(named name: String) -> Parameter? {
+        parameters.first { $0.name == name }
+    }
+}

@@ -1,0 +1,78 @@
+import XCTest
+import DigitsTensor
+import DigitsNN
+
+/// Each update rule on one or two parameters with hand-computed values.
+final class OptimizerTests: XCTestCase {
+    private func parameter(_ w: [Float], gradient: [Float]) -> Parameter {
+        let p = Parameter(name: "w", value: Tensor(shape: [w.count], values: w), decays: true)
+        p.gradient = Tensor(shape: [gradient.count], values: gradient)
+        return p
+    }
+
+    func testSGD() {
+        let p = parameter([1, 2], gradient: [0.5, -1])
+        SGD(learningRate: 0.1).step([p])
+        XCTAssertEqual(p.value.storage[0], 0.95, accuracy: 1e-7)   // 1 − 0.1·0.5
+        XCTAssertEqual(p.value.storage[1], 2.1, accuracy: 1e-6)    // 2 + 0.1·1
+    }
+
+    func testMomentumAndNesterov() {
+        let p = parameter([1], gradient: [1])
+        let sgd = SGD(learningRate: 0.1, momentum: 0.9)
+        sgd.step([p])                                   // v = 1,            w = 1 − 0.1 = 0.9
+        sgd.step([p])                                   // v = 0.9 + 1 = 1.9, w = 0.9 − 0.19 = 0.71
+        XCTAssertEqual(p.value.storage[0], 0.71, accuracy: 1e-6)
+        let q = parameter([1], gradient: [1])
+        let nesterov = SGD(learningRate: 0.1, momentum: 0.9, nesterov: true)
+        nesterov.step([q])                              // v = 1, w = 1 − 0.1(1 + 0.9) = 0.81
+        nesterov.step([q])                              // v = 1.9, w = 0.81 − 0.1(1 + 1.71) = 0.539
+        XCTAssertEqual(q.value.storage[0], 0.539, accuracy: 1e-6)
+    }
+
+    func testRMSprop() {
+        // 9 elements so that both the SIMD body and the scalar tail run.
+        let p = parameter(Array(repeating: 1, count: 9), gradient: Array(repeating: 2, count: 9))
+        let opt = RMSprop(learningRate: 0.01, rho: 0.9, epsilon: 1e-7)
+        opt.step([p])
+        // v = 0.1·4 = 0.4;  w = 1 − 0.01·2/(√0.4 + 1e-7)
+        let w1 = 1 - 0.01 * 2 / (Float(0.4).squareRoot() + 1e-7)
+        for x in p.value.storage { XCTAssertEqual(x, w1, accuracy: 1e-6) }
+        opt.step([p])
+        // v = 0.9·0.4 + 0.1·4 = 0.76
+        let w2 = w1 - 0.01 * 2 / (Float(0.76).squareRoot() + 1e-7)
+        for x in p.value.storage { XCTAssertEqual(x, w2, accuracy: 1e-6) }
+    }
+
+    func testAdam() {
+        let p = parameter([1], gradient: [0.5])
+        let adam = Adam(learningRate: 0.1)
+        adam.step([p])
+        // m = 0.05, v = 0.00025; m̂ = 0.5, v̂ = 0.25; w = 1 − 0.1·0.5/(0.5 + 1e-8) ≈ 0.9
+        XCTAssertEqual(p.value.storage[0], 0.9, accuracy: 1e-6)
+        p.gradient = Tensor(shape: [1], values: [-1])
+        adam.step([p])
+        // m = 0.045 − 0.1 = −0.055, v = 0.00024975 + 0.001 = 0.00124975
+        // m̂ = −0.055/0.19, v̂ = 0.00124975/0.001999
+        let mHat = -0.055 / 0.19, vHat = 0.00124975 / (1 - 0.999 * 0.999)
+        let expected = 0.9 - 0.1 * mHat / (vHat.squareRoot() + 1e-8)
+        XCTAssertEqual(Double(p.value.storage[0]), expected, accuracy: 1e-5)
+    }
+
+    /// Gradient descent on a convex bowl reaches its minimum with every optimizer.
+    func testEveryOptimizerMinimisesAQuadratic() {
+        let optimizers: [Optimizer] = [SGD(learningRate: 0.1), SGD(learningRate: 0.05, momentum: 0.9),
+                                       SGD(learningRate: 0.05, momentum: 0.9, nesterov: true),
+                                       RMSprop(learningRate: 0.01), Adam(learningRate: 0.05)]
+        for opt in optimizers {
+            let p = parameter([3, -2], gradient: [0, 0])
+            for _ in 0..<500 {
+                // L = ½‖w − (1, 1)‖², ∂L/∂w = w − (1, 1)
+                p.gradient = Tensor(shape: [2], values: [p.value.storage[0] - 1, p.value.storage[1] - 1])
+                opt.step([p])
+            }
+            XCTAssertEqual(p.value.storage[0], 1, accuracy: 0.02, "\(type(of: opt))")
+            XCTAssertEqual(p.value.storage[1], 1, accuracy: 0.02, "\(type(of: opt))")
+        }
+    }
+}

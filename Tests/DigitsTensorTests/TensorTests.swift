@@ -1,0 +1,84 @@
+import XCTest
+import DigitsTensor
+
+final class TensorTests: XCTestCase {
+    func testShapeAndIndexing() {
+        var t = Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(t.rows, 2)
+        XCTAssertEqual(t.columns, 3)
+        XCTAssertEqual(t[1, 2], 6)
+        t[0, 1] = 9
+        XCTAssertEqual(t.storage, [1, 9, 3, 4, 5, 6])
+        XCTAssertEqual(t.reshaped([3, 2]).shape, [3, 2])
+    }
+
+    /// The BLAS product against the plain triple loop, every transpose combination, odd sizes.
+    func testGEMMMatchesReference() {
+        var rng = SeededGenerator(seed: 7)
+        for (m, n, k) in [(1, 1, 1), (3, 5, 7), (17, 9, 33), (64, 10, 129)] {
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    let a = (0..<(m * k)).map { _ in rng.nextNormal() }
+                    let b = (0..<(k * n)).map { _ in rng.nextNormal() }
+                    let c0 = (0..<(m * n)).map { _ in rng.nextNormal() }
+                    var fast = c0, slow = c0
+                    let lda = ta ? m : k, ldb = tb ? k : n
+                    BLAS.gemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: 0.5,
+                              a: a, lda: lda, b: b, ldb: ldb, beta: 2, c: &fast, ldc: n)
+                    BLAS.referenceGEMM(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: 0.5,
+                                       a: a, lda: lda, b: b, ldb: ldb, beta: 2, c: &slow, ldc: n)
+                    for i in 0..<(m * n) {
+                        XCTAssertEqual(fast[i], slow[i], accuracy: 1e-4 * Float(k), "m\(m) n\(n) k\(k) ta\(ta) tb\(tb) at \(i)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testMatmulSmallByHand() {
+        let a = Tensor(shape: [2, 2], values: [1, 2, 3, 4])
+        let b = Tensor(shape: [2, 2], values: [5, 6, 7, 8])
+        XCTAssertEqual(Tensor.matmul(a, b).storage, [19, 22, 43, 50])
+        XCTAssertEqual(Tensor.matmul(a, b, transposeB: true).storage, [17, 23, 39, 53])
+        XCTAssertEqual(Tensor.matmul(a, b, transposeA: true).storage, [26, 30, 38, 44])
+    }
+
+    func testSeededGeneratorIsReproducible() {
+        var a = SeededGenerator(seed: 42), b = SeededGenerator(seed: 42), c = SeededGenerator(seed: 43)
+        let xs = (0..<100).map { _ in a.next() }
+        XCTAssertEqual(xs, (0..<100).map { _ in b.next() })
+        XCTAssertNotEqual(xs, (0..<100).map { _ in c.next() })
+        var order = Array(0..<50), order2 = Array(0..<50)
+        var r1 = SeededGenerator(seed: 5), r2 = SeededGenerator(seed: 5)
+        r1.shuffle(&order); r2.shuffle(&order2)
+        XCTAssertEqual(order, order2)
+        XCTAssertEqual(order.sorted(), Array(0..<50))
+        XCTAssertNotEqual(order, Array(0..<50))
+    }
+
+    func testNormalDrawsHaveTheRightMoments() {
+        var rng = SeededGenerator(seed: 1)
+        let xs = (0..<20000).map { _ in Double(rng.nextNormal(mean: 1, std: 2)) }
+        let mean = xs.reduce(0, +) / Double(xs.count)
+        let variance = xs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(xs.count)
+        XCTAssertEqual(mean, 1, accuracy: 0.05)
+        XCTAssertEqual(variance.squareRoot(), 2, accuracy: 0.05)
+        let us = (0..<10000).map { _ in rng.nextUniform() }
+        XCTAssertTrue(us.allSatisfy { $0 >= 0 && $0 < 1 })
+    }
+
+    func testKernels() {
+        var y: [Float] = Array(repeating: 1, count: 19)
+        let x: [Float] = (0..<19).map(Float.init)
+        Kernels.axpy(19, alpha: 2, x, &y)
+        XCTAssertEqual(y, (0..<19).map { 1 + 2 * Float($0) })
+        var m: [Float] = [1, 2, 3, 4, 5, 6]
+        var sums: [Float] = [0, 0, 0]
+        Kernels.columnSums(m, rows: 2, columns: 3, into: &sums)
+        XCTAssertEqual(sums, [5, 7, 9])
+        Kernels.addRowVector(&m, rows: 2, columns: 3, [10, 20, 30])
+        XCTAssertEqual(m, [11, 22, 33, 14, 25, 36])
+        XCTAssertEqual(Tensor(shape: [2, 3], values: [0, 5, 1, 7, 2, 7]).argmaxRows(), [1, 0])   // first maximum on ties
+        XCTAssertEqual(Tensor.oneHot([2, 0], classes: 3, on: 0.99, off: 0.01).storage, [0.01, 0.01, 0.99, 0.99, 0.01, 0.01])
+    }
+}

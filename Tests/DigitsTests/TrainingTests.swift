@@ -1,0 +1,116 @@
+import XCTest
+import Digits
+
+/// A small synthetic dataset: class c lights up a band of rows, plus seeded noise.
+func syntheticDigits(count: Int, seed: UInt64) throws -> LabeledImages {
+    var rng = SeededGenerator(seed: seed)
+    var images = [UInt8](repeating: 0, count: count * 784)
+    var labels = [UInt8]()
+    for i in 0..<count {
+        let c = rng.nextInt(below: 10)
+        labels.append(UInt8(c))
+        for r in (2 * c + 3)..<(2 * c + 6) { for col in 4..<24 { images[i * 784 + r * 28 + col] = 200 } }
+        for _ in 0..<30 { images[i * 784 + rng.nextInt(below: 784)] = UInt8(rng.nextInt(below: 256)) }
+    }
+    return try LabeledImages(images: images, labels: labels, rows: 28, columns: 28)
+}
+
+final class TrainingTests: XCTestCase {
+    func testEveryRecipeLearnsTheSyntheticTask() throws {
+        let train = try syntheticDigits(count: 600, seed: 1), test = try syntheticDigits(count: 200, seed: 2)
+        for name in Recipe.names {
+            var recipe = try Recipe.named(name)
+            recipe.options.epochs = 2
+            if recipe.options.batchSize == 1 { recipe.options.epochs = 1 }
+            let trainer = try Trainer(architecture: recipe.architecture, options: recipe.options)
+            let history = try trainer.train(on: train, test: test)
+            XCTAssertEqual(history.count, recipe.options.epochs)
+            XCTAssertGreaterThan(history.last?.testAccuracy ?? 0, 0.9, name)
+        }
+    }
+
+    /// Same seed and options: bit-identical weights, whatever else ran before.
+    func testSameSeedGivesBitIdenticalWeights() throws {
+        let train = try syntheticDigits(count: 300, seed: 3)
+        func weights(seed: UInt64) throws -> [[Float]] {
+            var options = Recipe.mlp.options
+            options.epochs = 2
+            options.batchSize = 32
+            options.seed = seed
+            let trainer = try Trainer(architecture: Recipe.mlp.architecture, options: options)
+            try trainer.train(on: train, test: nil)
+            return trainer.model.network.parameters.map(\.value.storage)
+        }
+        let a = try weights(seed: 7), b = try weights(seed: 7), c = try weights(seed: 8)
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a, c)
+    }
+
+    func testDivergenceIsReportedWithEpochAndBatch() throws {
+        let train = try syntheticDigits(count: 256, seed: 4)
+        var options = Recipe.mlp.options
+        options.optimizer = .sgd
+        options.learningRate = 1e30
+        options.batchSize = 64
+        let trainer = try Trainer(architecture: Recipe.mlp.architecture, options: options)
+        XCTAssertThrowsError(try trainer.train(on: train, test: nil)) { error in
+            guard case DigitsError.nonFiniteLoss(let epoch, let batch, _) = error else {
+                return XCTFail("unexpected error \(error)")
+            }
+            XCTAssertEqual(epoch, 1)
+            XCTAssertGreaterThanOrEqual(batch, 1)
+            XCTAssertTrue("\(error)".contains("lower learning rate"))
+        }
+    }
+
+    func testBadOptionsAreRefused() {
+        var options = Recipe.mlp.options
+        options.batchSize = 0
+        XCTAssertThrowsError(try Trainer(architecture: Recipe.mlp.architecture, options: options))
+        options = Recipe.mlp.options
+        options.learningRate = .nan
+        XCTAssertThrowsError(try Trainer(architecture: Recipe.mlp.architecture, options: options))
+        XCTAssertThrowsError(try Recipe.named("resnet")) { error in
+            XCTAssertTrue("\(error)".contains("linear-svm"))
+        }
+    }
+
+    func testWrongImageSizeIsRefused() throws {
+        let small = try LabeledImages(images: [UInt8](repeating: 0, count: 4 * 16), labels: [0, 1, 2, 3], rows: 4, columns: 4)
+        let trainer = try Trainer(architecture: Recipe.mlp.architecture, options: Recipe.mlp.options)
+        XCTAssertThrowsError(try trainer.train(on: small, test: nil)) { error in
+            XCTAssertTrue("\(error)".contains("4x4"), "\(error)")
+        }
+    }
+
+    func testBatchesAndEncoding() throws {
+        let data = try syntheticDigits(count: 10, seed: 5)
+        let order = data.epochOrder(seed: 1, epoch: 1)
+        XCTAssertEqual(order.sorted(), Array(0..<10))
+        XCTAssertEqual(order, data.epochOrder(seed: 1, epoch: 1))
+        XCTAssertNotEqual(order, data.epochOrder(seed: 1, epoch: 2))
+        XCTAssertEqual(miniBatches(order, size: 4).map(\.count), [4, 4, 2])
+        let flat = data.inputs([3, 1], encoding: InputEncoding())
+        XCTAssertEqual(flat.shape, [2, 784])
+        XCTAssertEqual(flat.storage[0], Float(data.images[3 * 784]) / 255)
+        XCTAssertTrue(flat.storage.allSatisfy { $0 >= 0 && $0 <= 1 })
+        let image = data.inputs([3], encoding: InputEncoding(normalize: true, layout: .image))
+        XCTAssertEqual(image.shape, [1, 1, 28, 28])
+        XCTAssertEqual(image.storage[0], (Float(data.images[3 * 784]) / 255 - 0.1307) / 0.3081, accuracy: 1e-6)
+        XCTAssertEqual(data.labels([3, 1]), [Int(data.labels[3]), Int(data.labels[1])])
+    }
+
+    func testClassificationReport() {
+        // truth:     0 0 1 1 2
+        // predicted: 0 1 1 1 0
+        let r = ClassificationReport(predictions: [0, 1, 1, 1, 0], labels: [0, 0, 1, 1, 2], classes: 3)
+        XCTAssertEqual(r.accuracy, 0.6, accuracy: 1e-12)
+        XCTAssertEqual(r.confusion, [[1, 1, 0], [0, 2, 0], [1, 0, 0]])
+        XCTAssertEqual(r.precision, [0.5, 2.0 / 3, 0])
+        XCTAssertEqual(r.recall, [0.5, 1, 0])
+        XCTAssertEqual(r.f1[1], 0.8, accuracy: 1e-12)
+        XCTAssertEqual(r.support, [2, 2, 1])
+        XCTAssertEqual(r.mostConfused().first?.count, 1)
+        XCTAssertTrue(r.text.contains("accuracy: 60.00%"))
+    }
+}
