@@ -70,5 +70,6 @@ let package = Package(
         .testTarget(name: "DigitsNNTests", dependencies: ["DigitsNN"]),
         .testTarget(name: "DigitsDataTests", dependencies: ["DigitsData"]),
         .testTarget(name: "DigitsTests", dependencies: ["Digits"]),
+        .testTarget(name: "DigitsCLITests", dependencies: ["DigitsCLI"]),
     ]
 )

@@ -1,5 +1,6 @@
-// Model files: the weights as safetensors tensors named `layers.<i>.<role>`, and everything needed
-// to rebuild and judge the model in `__metadata__` (architecture, options, seed, history, data hashes).
+// Model files: the weights (and buffers such as batch-norm running statistics) as safetensors tensors
+// named `layers.<i>.<role>`, and everything needed to rebuild and judge the model in `__metadata__`
+// (architecture, options, seed, history, data hashes).
 
 import Foundation
 import DigitsTensor
@@ -34,7 +35,7 @@ public struct ModelFile {
 
     /// The safetensors content: one F32 tensor per parameter, metadata as JSON strings.
     public func encoded() throws -> SafetensorsFile {
-        let tensors = model.network.parameters.map {
+        let tensors = (model.network.parameters + model.network.buffers).map {
             SafetensorsTensor(name: $0.name, shape: $0.value.shape, values: $0.value.storage)
         }
         var meta = metadata
@@ -75,7 +76,7 @@ public struct ModelFile {
         do { architecture = try JSONDecoder().decode(Architecture.self, from: Data(archText.utf8)) }
         catch { throw bad("its \"architecture\" entry is not valid: \(error)") }
         let model = Model(architecture: architecture, seed: 0)
-        let expected = model.network.parameters
+        let expected = model.network.parameters + model.network.buffers
         guard file.tensors.count == expected.count else {
             throw bad("it holds \(file.tensors.count) tensors but a '\(architecture.name)' model has \(expected.count)")
         }

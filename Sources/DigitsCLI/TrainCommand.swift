@@ -11,6 +11,8 @@ struct TrainCommand: ParsableCommand {
 
     @Option(name: .long, help: "Model to train: \(Recipe.names.joined(separator: ", ")).")
     var model: String = "mlp"
+    @Option(name: .long, help: "Units in the hidden layer of mlp or mlp-sigmoid (default: 512 and 200).")
+    var hidden: Int?
     @Option(name: .long, help: "Passes over the training set (default: the model's recipe).")
     var epochs: Int?
     @Option(name: .long, help: "Samples per gradient step (default: the recipe's).")
@@ -42,6 +44,7 @@ struct TrainCommand: ParsableCommand {
     /// The recipe for `--model` with the command line's overrides applied.
     func trainingPlan() throws -> Recipe {
         var recipe = try Recipe.named(model)
+        if let hidden { recipe = try recipe.withHiddenUnits(hidden) }
         if let epochs { recipe.options.epochs = epochs }
         if let batchSize { recipe.options.batchSize = batchSize }
         if let optimizer, let kind = OptimizerKind(rawValue: optimizer) { recipe.options.optimizer = kind }

@@ -9,6 +9,9 @@ import DigitsTensor
 public protocol Layer: AnyObject {
     /// The layer's trainable parameters (empty for activations).
     var parameters: [Parameter] { get }
+    /// Non-trainable state saved with the model, such as batch norm's `running_mean` and `running_var`
+    /// (empty for most layers). Named like parameters; optimizers never see them.
+    var buffers: [Parameter] { get }
     /// A description of the layer that rebuilds it (without its weights).
     var spec: LayerSpec { get }
     /// The output shape for an input of `inputShape` (batch dimension included).
@@ -18,4 +21,9 @@ public protocol Layer: AnyObject {
     /// Given ∂L/∂output of the latest training forward, sets each parameter's gradient and returns ∂L/∂input.
     /// When `needsInputGradient` is false (the first layer), the layer may skip computing ∂L/∂input and return an empty tensor.
     func backward(_ dOutput: Tensor, needsInputGradient: Bool) -> Tensor
+}
+
+extension Layer {
+    /// No buffers: the default for layers whose only state is their parameters.
+    public var buffers: [Parameter] { [] }
 }

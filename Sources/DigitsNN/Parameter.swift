@@ -14,6 +14,10 @@ public final class Parameter {
     public var gradient: Tensor
     /// Whether an L2 penalty / weight decay applies (weights yes, biases no).
     public let decays: Bool
+    /// When set, the gradient is zero outside these rows of `value` (its first dimension) and the
+    /// memory of the other rows is stale: a layer that skips zero inputs says so, and plain SGD then
+    /// updates only these rows. `densifyGradient()` writes the zeros for rules that need every entry.
+    public var gradientRows: [Int]?
 
     /// A parameter holding `value`, with a zero gradient.
     public init(name: String, value: Tensor, decays: Bool) {
@@ -21,6 +25,21 @@ public final class Parameter {
         self.value = value
         self.gradient = Tensor(shape: value.shape)
         self.decays = decays
+    }
+
+    /// Makes `gradient` complete: zeros the rows outside `gradientRows`, then clears it.
+    public func densifyGradient() {
+        guard let rows = gradientRows else { return }
+        gradientRows = nil
+        let rowCount = value.shape.first ?? 1
+        let width = value.count / max(rowCount, 1)
+        gradient.withUnsafeMutableBufferPointer { g in
+            var next = 0
+            for r in 0..<rowCount {
+                if next < rows.count && rows[next] == r { next += 1; continue }
+                (g.baseAddress! + r * width).update(repeating: 0, count: width)
+            }
+        }
     }
 }
 

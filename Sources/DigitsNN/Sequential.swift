@@ -2,16 +2,16 @@
 
 import DigitsTensor
 
-/// A network that applies its layers in order. Parameters are named `layers.<i>.<role>`.
+/// A network that applies its layers in order. Parameters and buffers are named `layers.<i>.<role>`.
 public final class Sequential {
     /// The layers, input first.
     public let layers: [Layer]
 
-    /// A network of the given layers; names each parameter after its layer's index.
+    /// A network of the given layers; names each parameter and buffer after its layer's index.
     public init(_ layers: [Layer]) {
         self.layers = layers
         for (i, layer) in layers.enumerated() {
-            for p in layer.parameters where !p.name.hasPrefix("layers.") {
+            for p in layer.parameters + layer.buffers where !p.name.hasPrefix("layers.") {
                 p.name = "layers.\(i).\(p.name)"
             }
         }
@@ -25,6 +25,9 @@ public final class Sequential {
 
     /// Every trainable parameter, in layer order.
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+
+    /// Every non-trainable buffer (such as batch norm's running statistics), in layer order.
+    public var buffers: [Parameter] { layers.flatMap(\.buffers) }
 
     /// The specs that rebuild this network.
     public var specs: [LayerSpec] { layers.map(\.spec) }

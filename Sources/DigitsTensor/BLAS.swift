@@ -4,6 +4,7 @@
 // library) is this file. A plain triple loop, `referenceGEMM`, is kept beside it as the
 // definition and as the oracle that tests compare the fast path against.
 
+import Foundation
 #if canImport(Accelerate)
 import Accelerate
 #else
@@ -16,7 +17,10 @@ public enum BLAS {
     ///
     /// Shapes: op(A) is m×k, op(B) is k×n, C is m×n. `op(X)` is X or Xᵀ as `transposeA` / `transposeB` say;
     /// `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored.
-    @inlinable
+    ///
+    /// Results do not depend on the thread count: C is cut into fixed tiles (by shape alone), each tile is
+    /// one single-threaded library call, and threads only share out whole tiles. A multi-threaded BLAS
+    /// may split the sum over k between threads, which changes the rounding with the thread count.
     public static func gemm(
         transposeA: Bool, transposeB: Bool,
         m: Int, n: Int, k: Int,
@@ -27,12 +31,50 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, n > 0 else { return }
-        cblas_sgemm(CblasRowMajor,
-                    transposeA ? CblasTrans : CblasNoTrans,
-                    transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha,
-                    a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        _ = libraryIsSingleThreaded
+        if m >= 2 * rowTile {
+            // Tiles of rowTile rows of C: rows i of op(A) start at a + i·lda (or a + i when transposed).
+            Parallel.forEachRange((m + rowTile - 1) / rowTile, workPerItem: rowTile * n * k) { tiles in
+                for t in tiles {
+                    let i0 = t * rowTile, rows = min(rowTile, m - i0)
+                    call(transposeA, transposeB, rows, n, k, alpha, transposeA ? a + i0 : a + i0 * lda, lda,
+                         b, ldb, beta, c + i0 * ldc, ldc)
+                }
+            }
+        } else if n >= 2 * columnTile {
+            // Tiles of columnTile columns of C: columns j of op(B) start at b + j (or b + j·ldb when transposed).
+            Parallel.forEachRange((n + columnTile - 1) / columnTile, workPerItem: m * columnTile * k) { tiles in
+                for t in tiles {
+                    let j0 = t * columnTile, columns = min(columnTile, n - j0)
+                    call(transposeA, transposeB, m, columns, k, alpha, a, lda,
+                         transposeB ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc)
+                }
+            }
+        } else {
+            call(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        }
     }
+
+    /// Rows of C per tile of a threaded product.
+    static let rowTile = 64
+    /// Columns of C per tile when C has too few rows to cut.
+    static let columnTile = 128
+
+    /// One single-threaded library call.
+    @inline(__always)
+    private static func call(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                             _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                             _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Keeps the library's own threads off: digits shares out tiles itself (see `gemm`).
+    private static let libraryIsSingleThreaded: Void = {
+        #if !canImport(Accelerate)
+        openblas_set_num_threads(1)
+        #endif
+    }()
 
     /// The definition of `gemm` as a plain triple loop: the oracle tests compare `gemm` against.
     public static func referenceGEMM(
@@ -58,20 +100,16 @@ public enum BLAS {
         }
     }
 
-    /// Sets how many threads BLAS may use (OpenBLAS only; Accelerate chooses for itself).
+    nonisolated(unsafe) private static var configuredThreads = 0
+
+    /// Sets how many threads digits may use, for its products and its own loops.
     public static func setThreads(_ count: Int) {
-        #if !canImport(Accelerate)
-        openblas_set_num_threads(Int32(max(1, count)))
-        #endif
+        configuredThreads = max(1, count)
     }
 
-    /// The number of threads BLAS uses, where the library says.
+    /// The number of threads in use: as set by `setThreads`, else one per core.
     public static var threads: Int {
-        #if canImport(Accelerate)
-        return 1
-        #else
-        return Int(openblas_get_num_threads())
-        #endif
+        configuredThreads > 0 ? configuredThreads : ProcessInfo.processInfo.activeProcessorCount
     }
 }
 

@@ -13,10 +13,60 @@ final class LayerTests: XCTestCase {
     func testDenseForwardByHand() {
         var rng = SeededGenerator(seed: 1)
         let dense = Dense(inputs: 2, outputs: 3, initializer: .zeros, rng: &rng)
-        dense.weight.value = Tensor(shape: [3, 2], values: [1, 2, 3, 4, 5, 6])
+        dense.weight.value = Tensor(shape: [2, 3], values: [1, 3, 5, 2, 4, 6])   // W[k, j]: input k → output j
         dense.bias.value = Tensor(shape: [3], values: [0.5, 0, -1])
         let y = dense.forward(Tensor(shape: [1, 2], values: [1, -1]), mode: .evaluation)
         XCTAssertEqual(y.storage, [-0.5, -1, -2])      // [1−2+0.5, 3−4, 5−6−1]
+    }
+
+    /// The zero-skipping kernels against the dense BLAS path: same outputs and gradients up to float
+    /// rounding, on sparse and dense batches, odd sizes and single samples.
+    func testSparseDenseKernelsMatchTheDensePath() {
+        var rng = SeededGenerator(seed: 11)
+        for (n, inputs, outputs, density) in [(1, 784, 200, 0.19), (130, 784, 512, 0.19), (7, 33, 9, 0.5), (5, 17, 3, 1.0), (3, 10, 4, 0.0)] {
+            let x = Tensor(shape: [n, inputs], values: (0..<(n * inputs)).map { _ in
+                rng.nextUniform() < Float(density) ? rng.nextUniform() : 0 })
+            let g = Tensor(shape: [n, outputs], values: (0..<(n * outputs)).map { _ in rng.nextNormal() })
+            var results: [(Tensor, Tensor, Tensor, Tensor)] = []
+            for limit: Float in [0, 1] {
+                var r = SeededGenerator(seed: 5)
+                let dense = Dense(inputs: inputs, outputs: outputs, initializer: .glorotUniform, rng: &r)
+                dense.bias.value = Tensor(shape: [outputs], values: (0..<outputs).map { Float($0) / 10 })
+                dense.sparseDensityLimit = limit
+                // Stale values in the gradient must not leak through unwritten rows.
+                dense.weight.gradient = Tensor(shape: dense.weight.value.shape, repeating: 99)
+                let y = dense.forward(x, mode: .training)
+                let dx = dense.backward(g, needsInputGradient: true)
+                dense.weight.densifyGradient()
+                results.append((y, dense.weight.gradient, dense.bias.gradient, dx))
+            }
+            let (a, b) = (results[0], results[1])
+            for (u, v, what) in [(a.0, b.0, "y"), (a.1, b.1, "dW"), (a.2, b.2, "db"), (a.3, b.3, "dx")] {
+                XCTAssertEqual(u.shape, v.shape)
+                for i in 0..<u.count {
+                    XCTAssertEqual(u.storage[i], v.storage[i], accuracy: 1e-4 * max(1, abs(u.storage[i])), "\(what)[\(i)] n=\(n) density=\(density)")
+                }
+            }
+        }
+    }
+
+    /// Plain SGD on a row-sparse gradient moves exactly the rows a dense step would move.
+    func testSGDOnSparseRowsEqualsDenseStep() {
+        var rng = SeededGenerator(seed: 2)
+        let x = Tensor(shape: [1, 20], values: (0..<20).map { $0 % 4 == 0 ? rng.nextUniform() : 0 })
+        let g = Tensor(shape: [1, 6], values: (0..<6).map { _ in rng.nextNormal() })
+        var finals: [Tensor] = []
+        for limit: Float in [0, 1] {
+            var r = SeededGenerator(seed: 3)
+            let dense = Dense(inputs: 20, outputs: 6, initializer: .glorotUniform, rng: &r)
+            dense.sparseDensityLimit = limit
+            _ = dense.forward(x, mode: .training)
+            _ = dense.backward(g, needsInputGradient: false)
+            XCTAssertEqual(dense.weight.gradientRows, limit == 1 ? [0, 4, 8, 12, 16] : nil)
+            SGD(learningRate: 0.5).step(dense.parameters)
+            finals.append(dense.weight.value)
+        }
+        for i in 0..<finals[0].count { XCTAssertEqual(finals[0].storage[i], finals[1].storage[i], accuracy: 1e-6) }
     }
 
     func testActivationGradients() {

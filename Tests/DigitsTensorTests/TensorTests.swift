@@ -15,7 +15,7 @@ final class TensorTests: XCTestCase {
     /// The BLAS product against the plain triple loop, every transpose combination, odd sizes.
     func testGEMMMatchesReference() {
         var rng = SeededGenerator(seed: 7)
-        for (m, n, k) in [(1, 1, 1), (3, 5, 7), (17, 9, 33), (64, 10, 129)] {
+        for (m, n, k) in [(1, 1, 1), (3, 5, 7), (17, 9, 33), (64, 10, 129), (130, 7, 20), (5, 300, 9)] {
             for ta in [false, true] {
                 for tb in [false, true] {
                     let a = (0..<(m * k)).map { _ in rng.nextNormal() }
@@ -32,6 +32,25 @@ final class TensorTests: XCTestCase {
                     }
                 }
             }
+        }
+    }
+
+    /// The tiled product gives the same bits with 1, 2 or 3 threads.
+    func testGEMMIsIndependentOfTheThreadCount() {
+        var rng = SeededGenerator(seed: 3)
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        for (m, n, k) in [(300, 70, 200), (20, 600, 300)] {
+            let a = (0..<(m * k)).map { _ in rng.nextNormal() }
+            let b = (0..<(k * n)).map { _ in rng.nextNormal() }
+            var results: [[Float]] = []
+            for threads in [1, 2, 3] {
+                BLAS.setThreads(threads)
+                var c = [Float](repeating: 0, count: m * n)
+                BLAS.gemm(transposeA: false, transposeB: true, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, c: &c, ldc: n)
+                results.append(c)
+            }
+            XCTAssertTrue(results[0] == results[1] && results[1] == results[2], "m\(m) n\(n) k\(k)")
         }
     }
 

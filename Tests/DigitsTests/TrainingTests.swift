@@ -46,6 +46,29 @@ final class TrainingTests: XCTestCase {
         XCTAssertNotEqual(a, c)
     }
 
+    /// Same seed: bit-identical weights with 1 thread and with 2, on dense data (BLAS path) and sparse data
+    /// (zero-skipping path).
+    func testThreadCountDoesNotChangeTheWeights() throws {
+        var rng = SeededGenerator(seed: 9)
+        let denseImages = (0..<(512 * 784)).map { _ in UInt8(rng.nextInt(below: 256)) }
+        let dense = try LabeledImages(images: denseImages, labels: (0..<512).map { UInt8($0 % 10) }, rows: 28, columns: 28)
+        let sparse = try syntheticDigits(count: 512, seed: 6)
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        for data in [dense, sparse] {
+            var runs: [[[Float]]] = []
+            for threads in [1, 2] {
+                BLAS.setThreads(threads)
+                var options = Recipe.mlp.options
+                options.epochs = 1
+                let trainer = try Trainer(architecture: Recipe.mlp.architecture, options: options)
+                try trainer.train(on: data, test: nil)
+                runs.append(trainer.model.network.parameters.map(\.value.storage))
+            }
+            XCTAssertTrue(runs[0] == runs[1], "weights differ between 1 and 2 threads")
+        }
+    }
+
     func testDivergenceIsReportedWithEpochAndBatch() throws {
         let train = try syntheticDigits(count: 256, seed: 4)
         var options = Recipe.mlp.options
@@ -61,6 +84,13 @@ final class TrainingTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(batch, 1)
             XCTAssertTrue("\(error)".contains("lower learning rate"))
         }
+    }
+
+    func testHiddenUnits() throws {
+        let recipe = try Recipe.named("mlp-sigmoid").withHiddenUnits(64)
+        XCTAssertEqual(recipe.architecture.layers, [.dense(inputs: 784, outputs: 64), .sigmoid, .dense(inputs: 64, outputs: 10), .sigmoid])
+        XCTAssertThrowsError(try Recipe.linearSVM.withHiddenUnits(10))
+        XCTAssertThrowsError(try Recipe.mlp.withHiddenUnits(0))
     }
 
     func testBadOptionsAreRefused() {

@@ -1,27 +1,44 @@
-// Dense (fully connected) layer: y = x Wᵀ + b.
+// Dense (fully connected) layer: y = x·W + b, with kernels that skip zero inputs.
 
 import DigitsTensor
 
-/// A fully connected layer, y = x·Wᵀ + b.
+/// A fully connected layer, y = x·W + b.
 ///
-/// Shapes: x [N, inputs], W [outputs, inputs] (PyTorch's layout), b [outputs], y [N, outputs].
-/// Backward, with g = ∂L/∂y:  ∂L/∂W = gᵀ·x,  ∂L/∂b = Σ_n g[n],  ∂L/∂x = g·W.
+/// Shapes: x [N, inputs], W [inputs, outputs] (row k holds input k's weights to every output),
+/// b [outputs], y [N, outputs].
+/// Backward, with g = ∂L/∂y:  ∂L/∂W = xᵀ·g,  ∂L/∂b = Σ_n g[n],  ∂L/∂x = g·Wᵀ.
+///
+/// Most MNIST pixels are zero, so when a batch is sparse (at most `sparseDensityLimit` of its inputs
+/// nonzero) the forward pass adds only the rows of W of nonzero inputs, y[n] = b + Σ_{k: x[n,k]≠0} x[n,k]·W[k],
+/// and the weight gradient is computed only for rows k that some sample lights up,
+/// ∂L/∂W[k] = Σ_n x[n,k]·g[n]. Both are the same sums as the dense products, term for term, in a fixed order.
 public final class Dense: Layer {
     /// Number of input features.
     public let inputs: Int
     /// Number of output features.
     public let outputs: Int
-    /// W, shape [outputs, inputs].
+    /// W, shape [inputs, outputs].
     public let weight: Parameter
     /// b, shape [outputs].
     public let bias: Parameter
+    /// The largest fraction of nonzero inputs for which the zero-skipping kernels are used
+    /// (0 forces the dense BLAS path, 1 forces the sparse one).
+    public var sparseDensityLimit: Float = 0.3
+
     private var input = Tensor(shape: [0])
+    private var inputWasSparse = false
+    // Column lists of the last sparse input (compressed sparse columns): for input k,
+    // entries columnStart[k]..<columnStart[k+1] of (sample, value).
+    private var columnStart: [Int] = []
+    private var columnCount: [Int] = []
+    private var entrySample: [Int32] = []
+    private var entryValue: [Float] = []
 
     /// A dense layer with weights drawn by `initializer` from `rng` and a zero bias.
     public init(inputs: Int, outputs: Int, initializer: WeightInitializer, rng: inout SeededGenerator) {
         self.inputs = inputs
         self.outputs = outputs
-        let w = initializer.draw(shape: [outputs, inputs], fanIn: inputs, fanOut: outputs, rng: &rng)
+        let w = initializer.draw(shape: [inputs, outputs], fanIn: inputs, fanOut: outputs, rng: &rng)
         weight = Parameter(name: "weight", value: w, decays: true)
         bias = Parameter(name: "bias", value: Tensor(shape: [outputs]), decays: false)
     }
@@ -39,21 +56,36 @@ public final class Dense: Layer {
         let n = x.rows
         precondition(x.columns == inputs, "Dense(\(inputs)→\(outputs)): got input \(x.shape)")
         var y = Tensor(shape: [n, outputs])
+        let nonzeros = x.withUnsafeBufferPointer { p in p.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }
+        let sparse = Float(nonzeros) <= sparseDensityLimit * Float(max(x.count, 1))
         x.withUnsafeBufferPointer { px in
             weight.value.withUnsafeBufferPointer { pw in
-                y.withUnsafeMutableBufferPointer { py in
-                    // y = x · Wᵀ
-                    BLAS.gemm(transposeA: false, transposeB: true, m: n, n: outputs, k: inputs,
-                              a: px.baseAddress!, lda: inputs, b: pw.baseAddress!, ldb: inputs,
-                              c: py.baseAddress!, ldc: outputs)
-                    // y += b (each row)
-                    bias.value.withUnsafeBufferPointer { pb in
-                        Kernels.addRowVector(py.baseAddress!, rows: n, columns: outputs, pb.baseAddress!)
+                bias.value.withUnsafeBufferPointer { pb in
+                    y.withUnsafeMutableBufferPointer { py in
+                        let (X, W, b, Y) = (px.baseAddress!, pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
+                        if sparse {
+                            Parallel.forEachRange(n, workPerItem: inputs * outputs / 4) { rows in
+                                for r in rows {
+                                    let yr = Y + r * outputs, xr = X + r * inputs
+                                    yr.update(from: b, count: outputs)                      // y[n] = b
+                                    for k in 0..<inputs where xr[k] != 0 {
+                                        Kernels.axpy(outputs, alpha: xr[k], W + k * outputs, yr) // + x[n,k]·W[k]
+                                    }
+                                }
+                            }
+                        } else {
+                            for r in 0..<n { (Y + r * outputs).update(from: b, count: outputs) }  // y = b
+                            BLAS.gemm(transposeA: false, transposeB: false, m: n, n: outputs, k: inputs,  // y += x·W
+                                      a: X, lda: inputs, b: W, ldb: outputs, beta: 1, c: Y, ldc: outputs)
+                        }
                     }
                 }
             }
         }
-        if mode == .training { input = x }
+        if mode == .training {
+            input = x
+            inputWasSparse = sparse
+        }
         return y
     }
 
@@ -61,13 +93,18 @@ public final class Dense: Layer {
         let n = g.rows
         precondition(input.rows == n && g.columns == outputs, "Dense.backward: gradient \(g.shape) does not match the last forward")
         g.withUnsafeBufferPointer { pg in
-            input.withUnsafeBufferPointer { px in
-                weight.gradient.withUnsafeMutableBufferPointer { pdw in
-                    // ∂L/∂W = gᵀ · x   [outputs, inputs]
-                    BLAS.gemm(transposeA: true, transposeB: false, m: outputs, n: inputs, k: n,
-                              a: pg.baseAddress!, lda: outputs, b: px.baseAddress!, ldb: inputs,
-                              c: pdw.baseAddress!, ldc: inputs)
+            if inputWasSparse {
+                sparseWeightGradient(pg.baseAddress!, batch: n)
+            } else {
+                input.withUnsafeBufferPointer { px in
+                    weight.gradient.withUnsafeMutableBufferPointer { pdw in
+                        // ∂L/∂W = xᵀ · g   [inputs, outputs]
+                        BLAS.gemm(transposeA: true, transposeB: false, m: inputs, n: outputs, k: n,
+                                  a: px.baseAddress!, lda: inputs, b: pg.baseAddress!, ldb: outputs,
+                                  c: pdw.baseAddress!, ldc: outputs)
+                    }
                 }
+                weight.gradientRows = nil
             }
             bias.gradient.withUnsafeMutableBufferPointer { pdb in
                 // ∂L/∂b = Σ_n g[n]
@@ -75,17 +112,77 @@ public final class Dense: Layer {
             }
         }
         guard needsInputGradient else { return Tensor(shape: [0]) }
-        // ∂L/∂x = g · W   [N, inputs]
+        // ∂L/∂x = g · Wᵀ   [N, inputs]
         var dx = Tensor(shape: [n, inputs])
         g.withUnsafeBufferPointer { pg in
             weight.value.withUnsafeBufferPointer { pw in
                 dx.withUnsafeMutableBufferPointer { pdx in
-                    BLAS.gemm(transposeA: false, transposeB: false, m: n, n: inputs, k: outputs,
-                              a: pg.baseAddress!, lda: outputs, b: pw.baseAddress!, ldb: inputs,
+                    BLAS.gemm(transposeA: false, transposeB: true, m: n, n: inputs, k: outputs,
+                              a: pg.baseAddress!, lda: outputs, b: pw.baseAddress!, ldb: outputs,
                               c: pdx.baseAddress!, ldc: inputs)
                 }
             }
         }
         return dx.reshaped(input.shape)
+    }
+
+    /// ∂L/∂W[k] = Σ_n x[n,k]·g[n] for the inputs k that are nonzero somewhere in the batch; the other
+    /// rows are zero and are left unwritten, which `weight.gradientRows` records.
+    private func sparseWeightGradient(_ g: UnsafePointer<Float>, batch n: Int) {
+        // Gather the nonzeros by input column (a counting sort), samples in increasing order.
+        if columnCount.count != inputs { columnCount = [Int](repeating: 0, count: inputs); columnStart = [Int](repeating: 0, count: inputs + 1) }
+        var rows: [Int] = []
+        input.withUnsafeBufferPointer { px in
+            let X = px.baseAddress!
+            columnCount.withUnsafeMutableBufferPointer { count in
+                count.update(repeating: 0)
+                for i in 0..<(n * inputs) where X[i] != 0 { count[i % inputs] += 1 }
+                columnStart.withUnsafeMutableBufferPointer { start in
+                    start[0] = 0
+                    for k in 0..<inputs { start[k + 1] = start[k] + count[k] }
+                    let total = start[inputs]
+                    if entrySample.count < total {
+                        entrySample = [Int32](repeating: 0, count: total)
+                        entryValue = [Float](repeating: 0, count: total)
+                    }
+                    entrySample.withUnsafeMutableBufferPointer { es in
+                        entryValue.withUnsafeMutableBufferPointer { ev in
+                            var fill = Array(start.prefix(inputs))
+                            for r in 0..<n {
+                                let xr = X + r * inputs
+                                for k in 0..<inputs where xr[k] != 0 {
+                                    es[fill[k]] = Int32(r); ev[fill[k]] = xr[k]; fill[k] += 1
+                                }
+                            }
+                        }
+                    }
+                }
+                rows = (0..<inputs).filter { count[$0] > 0 }
+            }
+        }
+        columnCount.withUnsafeBufferPointer { count in
+            columnStart.withUnsafeBufferPointer { start in
+                entrySample.withUnsafeBufferPointer { es in
+                    entryValue.withUnsafeBufferPointer { ev in
+                        weight.gradient.withUnsafeMutableBufferPointer { pdw in
+                            let dW = pdw.baseAddress!
+                            Parallel.forEachBalancedRange(count, minimumTotal: 4096) { ks in
+                                for k in ks where count[k] > 0 {
+                                    let row = dW + k * outputs
+                                    let e0 = start[k]
+                                    // ∂L/∂W[k] = Σ_n x[n,k]·g[n]
+                                    let first = g + Int(es[e0]) * outputs, a = ev[e0]
+                                    for j in 0..<outputs { row[j] = a * first[j] }
+                                    for e in (e0 + 1)..<start[k + 1] {
+                                        Kernels.axpy(outputs, alpha: ev[e], g + Int(es[e]) * outputs, row)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        weight.gradientRows = rows
     }
 }

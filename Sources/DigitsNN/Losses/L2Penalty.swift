@@ -17,6 +17,7 @@ public struct L2Penalty {
         guard lambda != 0 else { return 0 }
         var r: Double = 0
         for p in parameters where p.decays {
+            p.densifyGradient()
             p.value.withUnsafeBufferPointer { w in
                 r += w.reduce(0.0) { $0 + Double($1 * $1) }                       // Σ w²
                 p.gradient.withUnsafeMutableBufferPointer { g in

@@ -34,6 +34,7 @@ public final class Adam: Optimizer {
         let correction1 = 1 - pow(beta1, Float(t))                    // 1 − β₁ᵗ
         let correction2 = 1 - pow(beta2, Float(t))                    // 1 − β₂ᵗ
         for (index, p) in parameters.enumerated() {
+            p.densifyGradient()
             let n = p.value.count
             p.gradient.withUnsafeBufferPointer { g in
                 p.value.withUnsafeMutableBufferPointer { w in

@@ -26,6 +26,7 @@ public final class RMSprop: Optimizer {
         let r = SIMD8<Float>(repeating: rho), oneMinusR = SIMD8<Float>(repeating: 1 - rho)
         let eps = SIMD8<Float>(repeating: epsilon)
         for (index, p) in parameters.enumerated() {
+            p.densifyGradient()
             let n = p.value.count
             p.gradient.withUnsafeBufferPointer { gb in
                 p.value.withUnsafeMutableBufferPointer { wb in

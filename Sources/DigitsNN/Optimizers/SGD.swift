@@ -24,6 +24,11 @@ public final class SGD: Optimizer {
     public func step(_ parameters: [Parameter]) {
         let eta = learningRate, mu = momentum
         for (index, p) in parameters.enumerated() {
+            if mu == 0, let rows = p.gradientRows {
+                stepRows(p, rows: rows)                                             // only rows with a gradient
+                continue
+            }
+            p.densifyGradient()
             let n = p.value.count
             p.gradient.withUnsafeBufferPointer { g in
                 p.value.withUnsafeMutableBufferPointer { w in
@@ -37,6 +42,18 @@ public final class SGD: Optimizer {
                             w[i] -= eta * (nesterov ? g[i] + mu * v[i] : v[i])      // w ← w − η v  (or η(g + μ v))
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// w ← w − η g on the listed rows; the gradient is zero on the others, which therefore do not move.
+    private func stepRows(_ p: Parameter, rows: [Int]) {
+        let width = p.value.count / max(p.value.shape.first ?? 1, 1)
+        p.gradient.withUnsafeBufferPointer { g in
+            p.value.withUnsafeMutableBufferPointer { w in
+                for r in rows {
+                    Kernels.axpy(width, alpha: -learningRate, g.baseAddress! + r * width, w.baseAddress! + r * width)
                 }
             }
         }

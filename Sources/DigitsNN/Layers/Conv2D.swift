@@ -1,0 +1,239 @@
+// Conv2D: a 2-D convolution over NCHW batches, lowered by im2col to one matrix product per batch.
+
+import DigitsTensor
+
+/// A 2-D convolution (a cross-correlation, as PyTorch and TensorFlow compute it):
+///
+///     y[n, o, i, j] = b[o] + Σ_{c, p, q} W[o, c, p, q] · x̃[n, c, i·sh + p, j·sw + q]
+///
+/// where x̃ is x with the zeros of `padding` around each image and (sh, sw) is the stride.
+///
+/// Shapes: x [N, C, H, W], W [O, C, KH, KW] (PyTorch's layout), b [O], y [N, O, OH, OW] with
+/// OH = ⌊(H + pad_top + pad_bottom − KH) / sh⌋ + 1 and OW alike (see `Padding`).
+///
+/// Forward as one matrix product: X = im2col(x) [C·KH·KW, N·OH·OW] holds one receptive field per column,
+/// Y = W·X [O, N·OH·OW] with W read as [O, C·KH·KW], then y[n, o] = Y[o, columns of n] + b[o].
+/// Backward, with g = ∂L/∂y read as G [O, N·OH·OW] (the same column order):
+///
+///     ∂L/∂W = G·Xᵀ,   ∂L/∂b[o] = Σ_{n,i,j} g[n, o, i, j],   ∂L/∂x = col2im(Wᵀ·G)
+///
+/// where col2im adds each column back onto the input pixels it was copied from.
+/// When X would exceed `columnBudget` elements the batch is processed in chunks of whole samples.
+public final class Conv2D: Layer {
+    /// C, the channels of each input image.
+    public let inputChannels: Int
+    /// O, the number of filters (output channels).
+    public let outputChannels: Int
+    /// KH, the kernel height.
+    public let kernelHeight: Int
+    /// KW, the kernel width.
+    public let kernelWidth: Int
+    /// sh, the vertical step between receptive fields.
+    public let strideHeight: Int
+    /// sw, the horizontal step between receptive fields.
+    public let strideWidth: Int
+    /// The zeros added around each input image.
+    public let padding: Padding
+    /// W, shape [outputChannels, inputChannels, kernelHeight, kernelWidth].
+    public let weight: Parameter
+    /// b, shape [outputChannels].
+    public let bias: Parameter
+    /// The most elements the column matrix may hold (default 2²⁵, 128 MiB); a batch whose
+    /// C·KH·KW × N·OH·OW matrix is larger runs in chunks of samples, one product per chunk.
+    public var columnBudget = 1 << 25
+
+    private var input = Tensor(shape: [0])                  // x of the latest training forward
+    private var trainingGeometry: ConvolutionGeometry?      // its sizes
+    private let columns = ScratchBuffer()                   // X, then ∂L/∂X in backward
+    private let product = ScratchBuffer()                   // Y = W·X, then G in backward
+    private var columnsHold: Range<Int>?                    // the training samples whose X `columns` holds
+
+    /// A convolution with weights drawn by `initializer` from `rng` (fan-in C·KH·KW, fan-out O·KH·KW)
+    /// and a zero bias.
+    public init(inputChannels: Int, outputChannels: Int, kernelSize: (height: Int, width: Int),
+                stride: (height: Int, width: Int) = (1, 1), padding: Padding = .valid,
+                initializer: WeightInitializer, rng: inout SeededGenerator) {
+        precondition(inputChannels > 0 && outputChannels > 0, "Conv2D: channel counts must be positive")
+        precondition(kernelSize.height > 0 && kernelSize.width > 0, "Conv2D: kernel size must be positive, got \(kernelSize)")
+        precondition(stride.height > 0 && stride.width > 0, "Conv2D: stride must be positive, got \(stride)")
+        self.inputChannels = inputChannels
+        self.outputChannels = outputChannels
+        (kernelHeight, kernelWidth) = kernelSize
+        (strideHeight, strideWidth) = stride
+        self.padding = padding
+        let area = kernelHeight * kernelWidth
+        let w = initializer.draw(shape: [outputChannels, inputChannels, kernelHeight, kernelWidth],
+                                 fanIn: inputChannels * area, fanOut: outputChannels * area, rng: &rng)
+        weight = Parameter(name: "weight", value: w, decays: true)
+        bias = Parameter(name: "bias", value: Tensor(shape: [outputChannels]), decays: false)
+    }
+
+    /// A convolution with a square `kernelSize`×`kernelSize` kernel and the same stride on both axes.
+    public convenience init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1,
+                            padding: Padding = .valid, initializer: WeightInitializer, rng: inout SeededGenerator) {
+        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: (kernelSize, kernelSize),
+                  stride: (stride, stride), padding: padding, initializer: initializer, rng: &rng)
+    }
+
+    /// The weight and the bias.
+    public var parameters: [Parameter] { [weight, bias] }
+
+    /// `.conv2d` with this layer's sizes.
+    public var spec: LayerSpec {
+        .conv2d(inputChannels: inputChannels, outputChannels: outputChannels,
+                kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                strideHeight: strideHeight, strideWidth: strideWidth, padding: padding)
+    }
+
+    /// [N, O, OH, OW] for an input [N, C, H, W].
+    public func outputShape(for inputShape: [Int]) -> [Int] {
+        precondition(inputShape.count == 4 && inputShape[1] == inputChannels,
+                     "Conv2D(\(inputChannels)→\(outputChannels)): input shape \(inputShape) is not [N, \(inputChannels), H, W]")
+        let geo = geometry(height: inputShape[2], width: inputShape[3])
+        return [inputShape[0], outputChannels, geo.outputHeight, geo.outputWidth]
+    }
+
+    /// y = W ∗ x + b for a batch x [N, C, H, W]; keeps x (and its columns) in `.training` mode.
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        let shape = outputShape(for: x.shape)
+        let geo = geometry(height: x.shape[2], width: x.shape[3])
+        let (n, O, K, P) = (x.shape[0], outputChannels, geo.patchSize, geo.outputPixels)
+        let chunk = samplesPerChunk(geo, batch: n)
+        let X = columns.reserve(K * chunk * P)
+        let Y = product.reserve(O * chunk * P)
+        var y = Tensor(shape: shape)
+        var held: Range<Int>?
+        if n == 0 { return y }
+        x.withUnsafeBufferPointer { px in
+            weight.value.withUnsafeBufferPointer { pw in
+                bias.value.withUnsafeBufferPointer { pb in
+                    y.withUnsafeMutableBufferPointer { py in
+                        let (x, W, b, y) = (px.baseAddress!, pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
+                        for start in stride(from: 0, to: n, by: chunk) {
+                            let samples = start ..< min(n, start + chunk)
+                            let ld = samples.count * P
+                            lower(x, samples: samples, geo, into: X)                   // X = im2col(x[samples])
+                            BLAS.gemm(transposeA: false, transposeB: false, m: O, n: ld, k: K,  // Y = W · X
+                                      a: W, lda: K, b: X, ldb: ld, c: Y, ldc: ld)
+                            Parallel.forEachRange(samples.count, workPerItem: O * P) { range in
+                                for s in range {
+                                    for o in 0..<O {
+                                        let row = y + ((start + s) * O + o) * P, column = Y + o * ld + s * P
+                                        let bo = b[o]
+                                        for p in 0..<P { row[p] = column[p] + bo }   // y[n, o, p] = Y[o, (n, p)] + b[o]
+                                    }
+                                }
+                            }
+                            held = samples
+                        }
+                    }
+                }
+            }
+        }
+        if mode == .training {
+            input = x
+            trainingGeometry = geo
+            columnsHold = held
+        } else {
+            columnsHold = nil
+        }
+        return y
+    }
+
+    /// Given g = ∂L/∂y of the latest training forward: ∂L/∂W = G·Xᵀ, ∂L/∂b = Σ g, and ∂L/∂x = col2im(Wᵀ·G) when asked.
+    public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor {
+        guard let geo = trainingGeometry else { preconditionFailure("Conv2D.backward: no training forward to differentiate") }
+        let (n, O, K, P) = (input.shape[0], outputChannels, geo.patchSize, geo.outputPixels)
+        precondition(dy.shape == [n, O, geo.outputHeight, geo.outputWidth],
+                     "Conv2D.backward: gradient \(dy.shape) does not match the last forward's output [\(n), \(O), \(geo.outputHeight), \(geo.outputWidth)]")
+        let chunk = samplesPerChunk(geo, batch: n)
+        let X = columns.reserve(K * chunk * P)
+        let G = product.reserve(O * chunk * P)
+        var dx = Tensor(shape: needsInputGradient ? input.shape : [0])
+        if n == 0 {
+            weight.gradient.zero()
+            bias.gradient.zero()
+            return dx
+        }
+        dy.withUnsafeBufferPointer { pdy in
+            let dy = pdy.baseAddress!
+            bias.gradient.withUnsafeMutableBufferPointer { pdb in
+                for o in 0..<O {
+                    var sum: Double = 0
+                    for s in 0..<n { sum += Kernels.sum(dy + (s * O + o) * P, P) }   // ∂L/∂b[o] = Σ_{n,i,j} g[n, o, i, j]
+                    pdb[o] = Float(sum)
+                }
+            }
+            input.withUnsafeBufferPointer { px in
+                weight.value.withUnsafeBufferPointer { pw in
+                    weight.gradient.withUnsafeMutableBufferPointer { pdw in
+                        dx.withUnsafeMutableBufferPointer { pdx in
+                            let (x, W, dW) = (px.baseAddress!, pw.baseAddress!, pdw.baseAddress!)
+                            // Chunks last to first: the last one's X may still be held from forward.
+                            var start = (n - 1) / chunk * chunk
+                            var first = true
+                            while start >= 0 {
+                                let samples = start ..< min(n, start + chunk)
+                                let ld = samples.count * P
+                                if columnsHold != samples { lower(x, samples: samples, geo, into: X) }  // X = im2col(x[samples])
+                                Parallel.forEachRange(samples.count, workPerItem: O * P) { range in
+                                    for s in range {
+                                        for o in 0..<O {                                          // G[o, (n, p)] = g[n, o, p]
+                                            (G + o * ld + s * P).update(from: dy + ((start + s) * O + o) * P, count: P)
+                                        }
+                                    }
+                                }
+                                BLAS.gemm(transposeA: false, transposeB: true, m: O, n: K, k: ld,  // ∂L/∂W (+)= G · Xᵀ
+                                          a: G, lda: ld, b: X, ldb: ld, beta: first ? 0 : 1, c: dW, ldc: K)
+                                if needsInputGradient {
+                                    BLAS.gemm(transposeA: true, transposeB: false, m: K, n: ld, k: O,  // ∂L/∂X = Wᵀ · G, over X
+                                              a: W, lda: K, b: G, ldb: ld, c: X, ldc: ld)
+                                    columnsHold = nil
+                                    let dx = pdx.baseAddress!
+                                    Parallel.forEachRange(samples.count, workPerItem: K * P) { range in
+                                        for s in range {                                          // ∂L/∂x[n] = col2im(∂L/∂X[n])
+                                            Im2Col.raise(X + s * P, leadingDimension: ld, geo, into: dx + (start + s) * geo.imageSize)
+                                        }
+                                    }
+                                }
+                                first = false
+                                start -= chunk
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+
+    /// The sizes of this convolution over H×W images.
+    private func geometry(height: Int, width: Int) -> ConvolutionGeometry {
+        let pad = padding.resolved(inputHeight: height, inputWidth: width, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                                   strideHeight: strideHeight, strideWidth: strideWidth)
+        let oh = (height + pad.top + pad.bottom - kernelHeight) / strideHeight + 1     // ⌊(H + pt + pb − KH)/sh⌋ + 1
+        let ow = (width + pad.left + pad.right - kernelWidth) / strideWidth + 1        // ⌊(W + pl + pr − KW)/sw⌋ + 1
+        precondition(height + pad.top + pad.bottom >= kernelHeight && width + pad.left + pad.right >= kernelWidth,
+                     "Conv2D: a \(kernelHeight)×\(kernelWidth) kernel does not fit a \(height)×\(width) input with padding \(padding.displayName)")
+        return ConvolutionGeometry(channels: inputChannels, height: height, width: width,
+                                   kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                                   strideHeight: strideHeight, strideWidth: strideWidth,
+                                   padTop: pad.top, padLeft: pad.left, outputHeight: oh, outputWidth: ow)
+    }
+
+    /// How many samples' columns fit in `columnBudget` (at least one).
+    private func samplesPerChunk(_ geo: ConvolutionGeometry, batch n: Int) -> Int {
+        max(1, min(n, columnBudget / max(1, geo.patchSize * geo.outputPixels)))
+    }
+
+    /// X = im2col(x[samples]) [C·KH·KW, |samples|·OH·OW], one sample per thread range.
+    private func lower(_ x: UnsafePointer<Float>, samples: Range<Int>, _ geo: ConvolutionGeometry,
+                       into X: UnsafeMutablePointer<Float>) {
+        let ld = samples.count * geo.outputPixels
+        Parallel.forEachRange(samples.count, workPerItem: geo.patchSize * geo.outputPixels) { range in
+            for s in range {
+                Im2Col.lower(x + (samples.lowerBound + s) * geo.imageSize, geo, into: X + s * geo.outputPixels, leadingDimension: ld)
+            }
+        }
+    }
+}

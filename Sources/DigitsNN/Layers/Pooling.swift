@@ -1,0 +1,204 @@
+// Pooling: the maximum or the mean of each K×K window of each channel, with no padding.
+
+import DigitsTensor
+
+/// Max pooling over K×K windows with stride S, channel by channel:
+///
+///     y[n, c, i, j] = max_{0≤p<K, 0≤q<K} x[n, c, i·S + p, j·S + q]
+///
+/// Shapes: x [N, C, H, W], y [N, C, OH, OW] with OH = ⌊(H − K)/S⌋ + 1, OW = ⌊(W − K)/S⌋ + 1.
+/// Backward: each ∂L/∂y[n, c, i, j] goes to the input position that was the maximum of its window
+/// (the first in row-major order on ties, remembered from the forward pass); other positions get 0,
+/// and a position that is the maximum of several overlapping windows (S < K) gets their sum.
+public final class MaxPool2D: Layer {
+    /// K, the window's height and width.
+    public let kernelSize: Int
+    /// S, the step between windows.
+    public let stride: Int
+
+    private var inputShape: [Int] = []
+    private var argmax: [Int32] = []        // for each output, the offset h·W + w of its maximum within its plane
+
+    /// Max pooling over `kernelSize`×`kernelSize` windows, `stride` apart (non-overlapping by default).
+    public init(kernelSize: Int, stride: Int? = nil) {
+        precondition(kernelSize > 0 && (stride ?? 1) > 0, "MaxPool2D: kernel size and stride must be positive")
+        self.kernelSize = kernelSize
+        self.stride = stride ?? kernelSize
+    }
+
+    /// None: pooling has no parameters.
+    public var parameters: [Parameter] { [] }
+    /// `.maxPool2d` with this layer's window.
+    public var spec: LayerSpec { .maxPool2d(kernel: kernelSize, stride: stride) }
+
+    /// [N, C, OH, OW] for an input [N, C, H, W].
+    public func outputShape(for inputShape: [Int]) -> [Int] {
+        poolingOutputShape(inputShape, kernel: kernelSize, stride: stride, layer: "MaxPool2D")
+    }
+
+    /// y = the maximum of each window; in `.training` mode remembers where each maximum was.
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        let shape = outputShape(for: x.shape)
+        let (planes, H, W, OH, OW) = (shape[0] * shape[1], x.shape[2], x.shape[3], shape[2], shape[3])
+        let (K, S) = (kernelSize, stride)
+        var y = Tensor(shape: shape)
+        let remember = mode == .training
+        if remember {
+            inputShape = x.shape
+            if argmax.count != y.count { argmax = [Int32](repeating: 0, count: y.count) }
+        }
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { py in
+                argmax.withUnsafeMutableBufferPointer { pa in
+                    let (x, y, at) = (px.baseAddress!, py.baseAddress!, pa.baseAddress)
+                    Parallel.forEachRange(planes, workPerItem: OH * OW * K * K) { range in
+                        for plane in range {
+                            let image = x + plane * H * W, out = plane * OH * OW
+                            for i in 0..<OH {
+                                for j in 0..<OW {
+                                    var best = i * S * W + j * S                          // window's top-left
+                                    for p in 0..<K {
+                                        let row = (i * S + p) * W + j * S
+                                        for q in 0..<K where image[row + q] > image[best] {
+                                            best = row + q                                // a strictly larger value: the first max wins ties
+                                        }
+                                    }
+                                    y[out + i * OW + j] = image[best]                     // y = max of the window
+                                    if remember { at![out + i * OW + j] = Int32(best) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// ∂L/∂x[argmax of each window] += ∂L/∂y; zero elsewhere.
+    public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor {
+        precondition(inputShape.count == 4 && dy.shape == outputShape(for: inputShape),
+                     "MaxPool2D.backward: gradient \(dy.shape) does not match the last training forward")
+        guard needsInputGradient else { return Tensor(shape: [0]) }
+        var dx = Tensor(shape: inputShape)
+        let (planes, planeSize, outputsPerPlane) = (inputShape[0] * inputShape[1], inputShape[2] * inputShape[3], dy.shape[2] * dy.shape[3])
+        dy.withUnsafeBufferPointer { pg in
+            argmax.withUnsafeBufferPointer { pa in
+                dx.withUnsafeMutableBufferPointer { pdx in
+                    let (g, at, dx) = (pg.baseAddress!, pa.baseAddress!, pdx.baseAddress!)
+                    Parallel.forEachRange(planes, workPerItem: outputsPerPlane) { range in
+                        for plane in range {
+                            let image = dx + plane * planeSize
+                            for k in plane * outputsPerPlane ..< (plane + 1) * outputsPerPlane {
+                                image[Int(at[k])] += g[k]                             // route ∂L/∂y to the window's maximum
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+}
+
+/// Average pooling over K×K windows with stride S, channel by channel:
+///
+///     y[n, c, i, j] = (1/K²) Σ_{0≤p<K, 0≤q<K} x[n, c, i·S + p, j·S + q]
+///
+/// Shapes: x [N, C, H, W], y [N, C, OH, OW] with OH = ⌊(H − K)/S⌋ + 1, OW = ⌊(W − K)/S⌋ + 1.
+/// Backward: ∂L/∂x[n, c, h, w] = (1/K²) Σ ∂L/∂y[n, c, i, j] over the windows (i, j) that contain (h, w).
+public final class AvgPool2D: Layer {
+    /// K, the window's height and width.
+    public let kernelSize: Int
+    /// S, the step between windows.
+    public let stride: Int
+
+    private var inputShape: [Int] = []
+
+    /// Average pooling over `kernelSize`×`kernelSize` windows, `stride` apart (non-overlapping by default).
+    public init(kernelSize: Int, stride: Int? = nil) {
+        precondition(kernelSize > 0 && (stride ?? 1) > 0, "AvgPool2D: kernel size and stride must be positive")
+        self.kernelSize = kernelSize
+        self.stride = stride ?? kernelSize
+    }
+
+    /// None: pooling has no parameters.
+    public var parameters: [Parameter] { [] }
+    /// `.avgPool2d` with this layer's window.
+    public var spec: LayerSpec { .avgPool2d(kernel: kernelSize, stride: stride) }
+
+    /// [N, C, OH, OW] for an input [N, C, H, W].
+    public func outputShape(for inputShape: [Int]) -> [Int] {
+        poolingOutputShape(inputShape, kernel: kernelSize, stride: stride, layer: "AvgPool2D")
+    }
+
+    /// y = the mean of each window.
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        let shape = outputShape(for: x.shape)
+        let (planes, H, W, OH, OW) = (shape[0] * shape[1], x.shape[2], x.shape[3], shape[2], shape[3])
+        let (K, S) = (kernelSize, stride)
+        let scale = 1 / Float(K * K)
+        var y = Tensor(shape: shape)
+        if mode == .training { inputShape = x.shape }
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { py in
+                let (x, y) = (px.baseAddress!, py.baseAddress!)
+                Parallel.forEachRange(planes, workPerItem: OH * OW * K * K) { range in
+                    for plane in range {
+                        let image = x + plane * H * W, out = y + plane * OH * OW
+                        for i in 0..<OH {
+                            for j in 0..<OW {
+                                var sum: Float = 0
+                                for p in 0..<K {
+                                    let row = image + (i * S + p) * W + j * S
+                                    for q in 0..<K { sum += row[q] }                      // Σ of the window
+                                }
+                                out[i * OW + j] = sum * scale                             // y = Σ / K²
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// ∂L/∂x[window] += ∂L/∂y / K² for each window.
+    public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor {
+        precondition(inputShape.count == 4 && dy.shape == outputShape(for: inputShape),
+                     "AvgPool2D.backward: gradient \(dy.shape) does not match the last training forward")
+        guard needsInputGradient else { return Tensor(shape: [0]) }
+        let (planes, H, W, OH, OW) = (inputShape[0] * inputShape[1], inputShape[2], inputShape[3], dy.shape[2], dy.shape[3])
+        let (K, S) = (kernelSize, stride)
+        let scale = 1 / Float(K * K)
+        var dx = Tensor(shape: inputShape)
+        dy.withUnsafeBufferPointer { pg in
+            dx.withUnsafeMutableBufferPointer { pdx in
+                let (g, dx) = (pg.baseAddress!, pdx.baseAddress!)
+                Parallel.forEachRange(planes, workPerItem: OH * OW * K * K) { range in
+                    for plane in range {
+                        let image = dx + plane * H * W, grad = g + plane * OH * OW
+                        for i in 0..<OH {
+                            for j in 0..<OW {
+                                let share = grad[i * OW + j] * scale                      // ∂y/∂x = 1/K² for each x in the window
+                                for p in 0..<K {
+                                    let row = image + (i * S + p) * W + j * S
+                                    for q in 0..<K { row[q] += share }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+}
+
+/// [N, C, ⌊(H − K)/S⌋ + 1, ⌊(W − K)/S⌋ + 1], checking that the input is NCHW and at least K×K.
+private func poolingOutputShape(_ shape: [Int], kernel: Int, stride: Int, layer: String) -> [Int] {
+    precondition(shape.count == 4, "\(layer): input shape \(shape) is not [N, C, H, W]")
+    precondition(shape[2] >= kernel && shape[3] >= kernel,
+                 "\(layer): a \(kernel)×\(kernel) window does not fit a \(shape[2])×\(shape[3]) input")
+    return [shape[0], shape[1], (shape[2] - kernel) / stride + 1, (shape[3] - kernel) / stride + 1]
+}
