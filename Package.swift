@@ -10,8 +10,11 @@
 //   DigitsCLI           the `digits` command: parses options, calls Digits
 import PackageDescription
 
+// Release builds: no overflow or bounds checks in the numeric code, whole-module optimisation, and
+// instructions for the CPU that builds them (AVX2/FMA or AVX-512 on x86; digits is built where it runs).
 let unsafeFlagsRelease: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    .unsafeFlags(["-target-cpu", "native"], .when(platforms: [.linux], configuration: .release)),
 ]
 
 let package = Package(

@@ -55,6 +55,21 @@ public enum BLAS {
         }
     }
 
+    /// One call to the library with its own threading (`threads` of them), as other programs use it:
+    /// the reference rate for benchmarks. Unlike `gemm`, its rounding may change with the thread count.
+    public static func libraryGEMM(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int
+    ) {
+        _ = libraryIsSingleThreaded
+        #if !canImport(Accelerate)
+        openblas_set_num_threads(Int32(threads))
+        defer { openblas_set_num_threads(1) }
+        #endif
+        call(transposeA, transposeB, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)
+    }
+
     /// Rows of C per tile of a threaded product.
     static let rowTile = 64
     /// Columns of C per tile when C has too few rows to cut.

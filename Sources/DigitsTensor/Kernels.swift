@@ -20,6 +20,52 @@ public enum Kernels {
         while i < n { y[i] += alpha * x[i]; i += 1 }
     }
 
+    /// out[j] = initial[j] + Σ_i scales[i] · base[offsets[i] + j] for j in 0..<width (initial = 0 when nil).
+    ///
+    /// A weighted sum of `count` rows gathered from `base`: the zero-skipping dense kernels use it with the
+    /// rows of W for the nonzero inputs of a sample, and with the rows of ∂L/∂y for the samples where an
+    /// input is nonzero. Works 64 columns at a time with the partial sums held in registers; for each j
+    /// the terms are added in the order i = 0, 1, 2, ….
+    @inlinable
+    public static func combineRows(count: Int, scales: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,
+                                   base: UnsafePointer<Float>, width: Int,
+                                   initial: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+        var j = 0
+        while j + 64 <= width {
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
+            if let initial {
+                let q = initial + j
+                a0 = load(q); a1 = load(q + 8); a2 = load(q + 16); a3 = load(q + 24)
+                a4 = load(q + 32); a5 = load(q + 40); a6 = load(q + 48); a7 = load(q + 56)
+            }
+            for i in 0..<count {
+                let s = V(repeating: scales[i])
+                let p = base + Int(offsets[i]) + j
+                a0 += s * load(p); a1 += s * load(p + 8); a2 += s * load(p + 16); a3 += s * load(p + 24)
+                a4 += s * load(p + 32); a5 += s * load(p + 40); a6 += s * load(p + 48); a7 += s * load(p + 56)
+            }
+            let o = out + j
+            store(a0, o); store(a1, o + 8); store(a2, o + 16); store(a3, o + 24)
+            store(a4, o + 32); store(a5, o + 40); store(a6, o + 48); store(a7, o + 56)
+            j += 64
+        }
+        while j + 8 <= width {
+            var a = initial.map { load($0 + j) } ?? V()
+            for i in 0..<count { a += V(repeating: scales[i]) * load(base + Int(offsets[i]) + j) }
+            store(a, out + j)
+            j += 8
+        }
+        while j < width {
+            var a = initial?[j] ?? 0
+            for i in 0..<count { a += scales[i] * base[Int(offsets[i]) + j] }
+            out[j] = a
+            j += 1
+        }
+    }
+
     /// Adds the row vector `bias` (length `columns`) to each of the `rows` rows of `matrix`.
     @inlinable
     public static func addRowVector(_ matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int, _ bias: UnsafePointer<Float>) {
@@ -40,6 +86,21 @@ public enum Kernels {
         var bestValue = x[0]
         for i in 1..<n where x[i] > bestValue { best = i; bestValue = x[i] }
         return best
+    }
+
+    /// The number of nonzero values among the n at `x`.
+    @inlinable
+    public static func countNonzeros(_ x: UnsafePointer<Float>, _ n: Int) -> Int {
+        var counts = SIMD8<Int32>()
+        var i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            counts &+= SIMD8<Int32>(repeating: 0).replacing(with: 1, where: v .!= 0)
+            i += 8
+        }
+        var total = Int(counts.wrappedSum())
+        while i < n { if x[i] != 0 { total += 1 }; i += 1 }
+        return total
     }
 
     /// The sum of the n values at `x`, accumulated in Double.

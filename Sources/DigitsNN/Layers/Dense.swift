@@ -27,12 +27,17 @@ public final class Dense: Layer {
 
     private var input = Tensor(shape: [0])
     private var inputWasSparse = false
-    // Column lists of the last sparse input (compressed sparse columns): for input k,
-    // entries columnStart[k]..<columnStart[k+1] of (sample, value).
+    // The nonzeros of the last sparse input, as lists. By sample (forward): sample r owns entries
+    // rowStart[r]..<rowStart[r+1], each the offset k·outputs of its row of W and the value x[r,k].
+    // By input (backward): input k owns entries columnStart[k]..<columnStart[k+1], each the offset
+    // r·outputs of its row of ∂L/∂y and the value x[r,k].
+    private var rowStart: [Int] = []
     private var columnStart: [Int] = []
     private var columnCount: [Int] = []
-    private var entrySample: [Int32] = []
+    private var entryOffset: [Int32] = []
     private var entryValue: [Float] = []
+    private var columnEntryOffset: [Int32] = []
+    private var columnEntryValue: [Float] = []
 
     /// A dense layer with weights drawn by `initializer` from `rng` and a zero bias.
     public init(inputs: Int, outputs: Int, initializer: WeightInitializer, rng: inout SeededGenerator) {
@@ -56,7 +61,7 @@ public final class Dense: Layer {
         let n = x.rows
         precondition(x.columns == inputs, "Dense(\(inputs)→\(outputs)): got input \(x.shape)")
         var y = Tensor(shape: [n, outputs])
-        let nonzeros = x.withUnsafeBufferPointer { p in p.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }
+        let nonzeros = x.withUnsafeBufferPointer { p in Kernels.countNonzeros(p.baseAddress!, p.count) }
         let sparse = Float(nonzeros) <= sparseDensityLimit * Float(max(x.count, 1))
         x.withUnsafeBufferPointer { px in
             weight.value.withUnsafeBufferPointer { pw in
@@ -64,12 +69,23 @@ public final class Dense: Layer {
                     y.withUnsafeMutableBufferPointer { py in
                         let (X, W, b, Y) = (px.baseAddress!, pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
                         if sparse {
-                            Parallel.forEachRange(n, workPerItem: inputs * outputs / 4) { rows in
-                                for r in rows {
-                                    let yr = Y + r * outputs, xr = X + r * inputs
-                                    yr.update(from: b, count: outputs)                      // y[n] = b
-                                    for k in 0..<inputs where xr[k] != 0 {
-                                        Kernels.axpy(outputs, alpha: xr[k], W + k * outputs, yr) // + x[n,k]·W[k]
+                            self.gatherRowNonzeros(X, batch: n)
+                            self.rowStart.withUnsafeBufferPointer { start in
+                                self.entryOffset.withUnsafeBufferPointer { off in
+                                    self.entryValue.withUnsafeBufferPointer { val in
+                                        Parallel.forEachRange(n, workPerItem: inputs * outputs / 4) { rows in
+                                            // Column blocks outermost, so a block of W stays in cache across samples.
+                                            for j in stride(from: 0, to: outputs, by: 64) {
+                                                for r in rows {
+                                                    let e0 = start[r]
+                                                    // y[n] = b + Σ_{k: x[n,k]≠0} x[n,k]·W[k]
+                                                    Kernels.combineRows(count: start[r + 1] - e0, scales: val.baseAddress! + e0,
+                                                                        offsets: off.baseAddress! + e0, base: W + j,
+                                                                        width: min(64, outputs - j), initial: b + j,
+                                                                        out: Y + r * outputs + j)
+                                                }
+                                            }
+                                        }
                                     }
                                 }
                             }
@@ -126,56 +142,85 @@ public final class Dense: Layer {
         return dx.reshaped(input.shape)
     }
 
+    /// Lists the nonzeros of x [n, inputs] by sample: offsets k·outputs into W and values x[r,k].
+    private func gatherRowNonzeros(_ X: UnsafePointer<Float>, batch n: Int) {
+        var total = 0
+        for i in 0..<(n * inputs) where X[i] != 0 { total += 1 }
+        if rowStart.count != n + 1 { rowStart = [Int](repeating: 0, count: n + 1) }
+        if entryOffset.count < total {
+            entryOffset = [Int32](repeating: 0, count: total)
+            entryValue = [Float](repeating: 0, count: total)
+        }
+        rowStart.withUnsafeMutableBufferPointer { start in
+            entryOffset.withUnsafeMutableBufferPointer { off in
+                entryValue.withUnsafeMutableBufferPointer { val in
+                    var e = 0
+                    for r in 0..<n {
+                        start[r] = e
+                        let xr = X + r * inputs
+                        for k in 0..<inputs where xr[k] != 0 {
+                            off[e] = Int32(k * outputs); val[e] = xr[k]; e += 1
+                        }
+                    }
+                    start[n] = e
+                }
+            }
+        }
+    }
+
     /// ∂L/∂W[k] = Σ_n x[n,k]·g[n] for the inputs k that are nonzero somewhere in the batch; the other
     /// rows are zero and are left unwritten, which `weight.gradientRows` records.
     private func sparseWeightGradient(_ g: UnsafePointer<Float>, batch n: Int) {
-        // Gather the nonzeros by input column (a counting sort), samples in increasing order.
-        if columnCount.count != inputs { columnCount = [Int](repeating: 0, count: inputs); columnStart = [Int](repeating: 0, count: inputs + 1) }
+        if columnCount.count != inputs {
+            columnCount = [Int](repeating: 0, count: inputs)
+            columnStart = [Int](repeating: 0, count: inputs + 1)
+        }
+        let total = rowStart[n]
+        if columnEntryOffset.count < total {
+            columnEntryOffset = [Int32](repeating: 0, count: total)
+            columnEntryValue = [Float](repeating: 0, count: total)
+        }
         var rows: [Int] = []
-        input.withUnsafeBufferPointer { px in
-            let X = px.baseAddress!
-            columnCount.withUnsafeMutableBufferPointer { count in
-                count.update(repeating: 0)
-                for i in 0..<(n * inputs) where X[i] != 0 { count[i % inputs] += 1 }
-                columnStart.withUnsafeMutableBufferPointer { start in
-                    start[0] = 0
-                    for k in 0..<inputs { start[k + 1] = start[k] + count[k] }
-                    let total = start[inputs]
-                    if entrySample.count < total {
-                        entrySample = [Int32](repeating: 0, count: total)
-                        entryValue = [Float](repeating: 0, count: total)
-                    }
-                    entrySample.withUnsafeMutableBufferPointer { es in
-                        entryValue.withUnsafeMutableBufferPointer { ev in
-                            var fill = Array(start.prefix(inputs))
-                            for r in 0..<n {
-                                let xr = X + r * inputs
-                                for k in 0..<inputs where xr[k] != 0 {
-                                    es[fill[k]] = Int32(r); ev[fill[k]] = xr[k]; fill[k] += 1
+        // Regroup the forward pass's lists by input column (a counting sort), samples in increasing order.
+        rowStart.withUnsafeBufferPointer { rstart in
+            entryOffset.withUnsafeBufferPointer { roff in
+                entryValue.withUnsafeBufferPointer { rval in
+                    columnCount.withUnsafeMutableBufferPointer { count in
+                        count.update(repeating: 0)
+                        for e in 0..<total { count[Int(roff[e]) / outputs] += 1 }
+                        columnStart.withUnsafeMutableBufferPointer { start in
+                            start[0] = 0
+                            for k in 0..<inputs { start[k + 1] = start[k] + count[k] }
+                            columnEntryOffset.withUnsafeMutableBufferPointer { coff in
+                                columnEntryValue.withUnsafeMutableBufferPointer { cval in
+                                    var fill = Array(start.prefix(inputs))
+                                    for r in 0..<n {
+                                        for e in rstart[r]..<rstart[r + 1] {
+                                            let k = Int(roff[e]) / outputs
+                                            coff[fill[k]] = Int32(r * outputs); cval[fill[k]] = rval[e]; fill[k] += 1
+                                        }
+                                    }
                                 }
                             }
                         }
+                        rows = (0..<inputs).filter { count[$0] > 0 }
                     }
                 }
-                rows = (0..<inputs).filter { count[$0] > 0 }
             }
         }
         columnCount.withUnsafeBufferPointer { count in
             columnStart.withUnsafeBufferPointer { start in
-                entrySample.withUnsafeBufferPointer { es in
-                    entryValue.withUnsafeBufferPointer { ev in
+                columnEntryOffset.withUnsafeBufferPointer { coff in
+                    columnEntryValue.withUnsafeBufferPointer { cval in
                         weight.gradient.withUnsafeMutableBufferPointer { pdw in
                             let dW = pdw.baseAddress!
                             Parallel.forEachBalancedRange(count, minimumTotal: 4096) { ks in
                                 for k in ks where count[k] > 0 {
-                                    let row = dW + k * outputs
                                     let e0 = start[k]
                                     // ∂L/∂W[k] = Σ_n x[n,k]·g[n]
-                                    let first = g + Int(es[e0]) * outputs, a = ev[e0]
-                                    for j in 0..<outputs { row[j] = a * first[j] }
-                                    for e in (e0 + 1)..<start[k + 1] {
-                                        Kernels.axpy(outputs, alpha: ev[e], g + Int(es[e]) * outputs, row)
-                                    }
+                                    Kernels.combineRows(count: start[k + 1] - e0, scales: cval.baseAddress! + e0,
+                                                        offsets: coff.baseAddress! + e0, base: g, width: outputs,
+                                                        initial: nil, out: dW + k * outputs)
                                 }
                             }
                         }

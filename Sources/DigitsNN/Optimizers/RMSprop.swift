@@ -32,21 +32,22 @@ public final class RMSprop: Optimizer {
                 p.value.withUnsafeMutableBufferPointer { wb in
                     meanSquare.withSlot(index, count: n) { v in
                         let g = gb.baseAddress!, w = wb.baseAddress!
-                        var i = 0
-                        while i + 8 <= n {
-                            let gi = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
-                            var vi = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
-                            var wi = UnsafeRawPointer(w + i).loadUnaligned(as: SIMD8<Float>.self)
-                            vi = r * vi + oneMinusR * gi * gi                    // v ← ρ v + (1 − ρ) g²
-                            wi -= eta * gi / (vi.squareRoot() + eps)             // w ← w − η g / (√v + ε)
-                            UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: SIMD8<Float>.self)
-                            UnsafeMutableRawPointer(w + i).storeBytes(of: wi, as: SIMD8<Float>.self)
-                            i += 8
+                        // Elementwise, so any split across threads gives the same result.
+                        Parallel.forEachRange(n / 8, workPerItem: 8, minimumWork: 1 << 16) { chunks in
+                            for c in chunks {
+                                let i = c * 8
+                                let gi = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+                                var vi = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
+                                var wi = UnsafeRawPointer(w + i).loadUnaligned(as: SIMD8<Float>.self)
+                                vi = r * vi + oneMinusR * gi * gi                    // v ← ρ v + (1 − ρ) g²
+                                wi -= eta * gi / (vi.squareRoot() + eps)             // w ← w − η g / (√v + ε)
+                                UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: SIMD8<Float>.self)
+                                UnsafeMutableRawPointer(w + i).storeBytes(of: wi, as: SIMD8<Float>.self)
+                            }
                         }
-                        while i < n {
+                        for i in (n / 8 * 8)..<n {
                             v[i] = rho * v[i] + (1 - rho) * g[i] * g[i]
                             w[i] -= learningRate * g[i] / (v[i].squareRoot() + epsilon)
-                            i += 1
                         }
                     }
                 }
