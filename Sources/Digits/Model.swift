@@ -1,5 +1,6 @@
 // A trained (or fresh) model: an architecture, its network, and how to turn outputs into probabilities.
 
+import Foundation
 import DigitsTensor
 import DigitsNN
 import DigitsData
@@ -17,18 +18,22 @@ public final class Model {
         self.network = Sequential(specs: architecture.layers, initializer: architecture.initializer, seed: seed)
     }
 
-    /// The number of input features the first layer expects.
-    public var inputFeatures: Int {
-        if case .dense(let inputs, _)? = architecture.layers.first { return inputs }
-        return 784
-    }
+    /// The shape of one input sample: [784] for flat inputs, [1, 28, 28] for images.
+    public var inputShape: [Int] { architecture.inputShape }
 
-    /// The number of classes (the last layer's width).
-    public var classes: Int {
-        for spec in architecture.layers.reversed() {
-            if case .dense(_, let outputs) = spec { return outputs }
+    /// The number of input values per sample.
+    public var inputFeatures: Int { inputShape.reduce(1, *) }
+
+    /// The number of classes (the width of the last layer's output).
+    public var classes: Int { outputShapes().last?.last ?? 0 }
+
+    /// Each layer's output shape for one sample (batch dimension dropped).
+    public func outputShapes() -> [[Int]] {
+        var shape = [1] + inputShape
+        return network.layers.map { layer in
+            shape = layer.outputShape(for: shape)
+            return Array(shape.dropFirst())
         }
-        return 10
     }
 
     /// Class probabilities for a batch of encoded inputs: [N, classes], each row summing to 1.
@@ -81,5 +86,40 @@ public final class Model {
             }
         }
         return (predictions, data.count > 0 ? total / Double(data.count) : 0)
+    }
+}
+
+/// One row of a model summary: a layer, its output shape for one sample, and its parameter count.
+public struct LayerSummary: Codable, Equatable, Sendable {
+    /// The layer's position, from 0.
+    public var index: Int
+    /// The layer's name, e.g. `Dense(784→512)`.
+    public var layer: String
+    /// The output shape for one sample.
+    public var outputShape: [Int]
+    /// The number of trainable scalars.
+    public var parameters: Int
+}
+
+extension Model {
+    /// Each layer with its output shape and parameter count, input first.
+    public func summary() -> [LayerSummary] {
+        zip(network.layers.indices, outputShapes()).map { i, shape in
+            LayerSummary(index: i, layer: architecture.layers[i].displayName, outputShape: shape,
+                         parameters: network.layers[i].parameters.reduce(0) { $0 + $1.value.count })
+        }
+    }
+
+    /// The summary as a text table with totals.
+    public func summaryText() -> String {
+        var s = "model: \(architecture.name), input \(inputShape.map(String.init).joined(separator: "x"))\n"
+        s += "  #  layer" + String(repeating: " ", count: 29) + "output shape     parameters\n"
+        for row in summary() {
+            let name = row.layer.padding(toLength: 34, withPad: " ", startingAt: 0)
+            let shape = row.outputShape.map(String.init).joined(separator: "x").padding(toLength: 14, withPad: " ", startingAt: 0)
+            s += pad("\(row.index)", 3) + "  " + name + " " + shape + pad("\(row.parameters)", 13) + "\n"
+        }
+        s += "total parameters: \(network.parameterCount)\n"
+        return s
     }
 }

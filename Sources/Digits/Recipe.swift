@@ -73,6 +73,9 @@ public struct Architecture: Codable, Equatable, Sendable {
     public var encoding: InputEncoding
     /// How initial weights are drawn.
     public var initializer: WeightInitializer
+
+    /// The shape of one input sample for 28x28 pictures: [784] flat, or [1, 28, 28] as an image.
+    public var inputShape: [Int] { encoding.layout == .flat ? [784] : [1, 28, 28] }
 }
 
 /// How a model is trained: every choice that, with the seed, fixes the result.
@@ -93,6 +96,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var seed: UInt64
     /// Whether the training set is reshuffled each epoch.
     public var shuffle: Bool
+    /// How the learning rate changes over the run.
+    public var schedule: LearningRateSchedule = .constant
 
     /// Checks that the options make sense; throws a message naming the bad option.
     public func validate() throws {
@@ -113,7 +118,7 @@ public struct Recipe: Sendable {
     public var options: TrainingOptions
 
     /// The names of every recipe, in reading order.
-    public static let names = ["linear-svm", "mlp-sigmoid", "mlp"]
+    public static let names = ["linear-svm", "mlp-sigmoid", "mlp", "cnn", "lenet5"]
 
     /// The recipe called `name`; throws listing the known names if there is none.
     public static func named(_ name: String) throws -> Recipe {
@@ -121,6 +126,8 @@ public struct Recipe: Sendable {
         case "linear-svm": return linearSVM
         case "mlp-sigmoid": return mlpSigmoid(hidden: 200)
         case "mlp": return mlp
+        case "cnn": return cnn
+        case "lenet5": return lenet5
         default:
             throw DigitsError.invalidOption("unknown model '\(name)'; known models: \(names.joined(separator: ", "))")
         }
@@ -174,4 +181,35 @@ public struct Recipe: Sendable {
                                    output: .softmax, encoding: InputEncoding(), initializer: .glorotUniform),
         options: TrainingOptions(epochs: 5, batchSize: 128, optimizer: .rmsprop, learningRate: 0.001,
                                  loss: .crossEntropy, l2: 0, seed: 1, shuffle: true))
+
+    /// `cnn`: two rounds of 5x5 convolution → ReLU → 2x2 max-pool (16 then 32 feature maps), then one
+    /// fully connected layer to 10 classes with softmax; Adam, batch 64, 3 epochs with a cosine-annealed
+    /// learning rate, standardised inputs.
+    public static let cnn = Recipe(
+        architecture: Architecture(name: "cnn",
+                                   layers: [.conv2d(inputChannels: 1, outputChannels: 16, kernel: 5, padding: .same), .relu,
+                                            .maxPool2d(kernel: 2, stride: 2),
+                                            .conv2d(inputChannels: 16, outputChannels: 32, kernel: 5, padding: .same), .relu,
+                                            .maxPool2d(kernel: 2, stride: 2),
+                                            .flatten, .dense(inputs: 32 * 7 * 7, outputs: 10)],
+                                   output: .softmax, encoding: InputEncoding(normalize: true, layout: .image),
+                                   initializer: .heNormal),
+        options: TrainingOptions(epochs: 3, batchSize: 64, optimizer: .adam, learningRate: 0.001,
+                                 loss: .crossEntropy, l2: 0, seed: 1, shuffle: true, schedule: .cosine))
+
+    /// `lenet5`: LeNet-5 for 28x28 inputs: 5x5 convolutions with 6 and 16 feature maps, each followed by
+    /// ReLU and 2x2 max-pooling, then fully connected 400 → 120 → 84 → 10; Adam, batch 64, 10 epochs,
+    /// learning rate annealed to zero on a cosine.
+    public static let lenet5 = Recipe(
+        architecture: Architecture(name: "lenet5",
+                                   layers: [.conv2d(inputChannels: 1, outputChannels: 6, kernel: 5, padding: .same), .relu,
+                                            .maxPool2d(kernel: 2, stride: 2),
+                                            .conv2d(inputChannels: 6, outputChannels: 16, kernel: 5, padding: .valid), .relu,
+                                            .maxPool2d(kernel: 2, stride: 2),
+                                            .flatten, .dense(inputs: 16 * 5 * 5, outputs: 120), .relu,
+                                            .dense(inputs: 120, outputs: 84), .relu, .dense(inputs: 84, outputs: 10)],
+                                   output: .softmax, encoding: InputEncoding(normalize: true, layout: .image),
+                                   initializer: .heNormal),
+        options: TrainingOptions(epochs: 10, batchSize: 64, optimizer: .adam, learningRate: 0.001,
+                                 loss: .crossEntropy, l2: 0, seed: 1, shuffle: true, schedule: .cosine))
 }

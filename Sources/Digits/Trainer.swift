@@ -83,8 +83,12 @@ public final class Trainer {
             let start = DispatchTime.now().uptimeNanoseconds
             let order = train.epochOrder(seed: options.seed, epoch: epoch, shuffle: options.shuffle)
             let batches = miniBatches(order, size: options.batchSize)
+            let totalSteps = batches.count * lastEpoch
             var lossSum: Double = 0, correct = 0, seen = 0
             for (b, batch) in batches.enumerated() {
+                optimizer.learningRate = options.schedule.rate(base: options.learningRate,
+                                                               step: (epoch - 1) * batches.count + b,
+                                                               totalSteps: totalSteps, epoch: epoch)
                 let x = train.inputs(batch, encoding: encoding)
                 let y = train.labels(batch)
                 let output = model.network.forward(x, mode: .training)          // forward

@@ -14,7 +14,7 @@ public final class ProgressPrinter {
     /// A printer; `live` draws a redrawn bar through `writeLive` (stderr), lines go through `write` (stdout).
     /// With `logURL`, each epoch's record is appended there as one JSON line.
     public init(live: Bool, logURL: URL? = nil,
-                write: @escaping (String) -> Void = { print($0) },
+                write: @escaping (String) -> Void = writeLine,
                 writeLive: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) throws {
         self.live = live
         self.write = write
@@ -68,6 +68,12 @@ public final class ProgressPrinter {
         s += "  \(fixed(r.seconds, digits: 2))s (\(Int(r.samplesPerSecond)) samples/s)"
         return s
     }
+}
+
+/// Writes `line` and a newline to standard output at once (unbuffered), so progress shows up in logs
+/// and pipes as it happens.
+public func writeLine(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// Checks before a long run that `url` can be written: its folder exists and accepts a new file.

@@ -21,6 +21,8 @@ struct TrainCommand: ParsableCommand {
     var optimizer: String?
     @Option(name: .long, help: "Learning rate (default: the recipe's).")
     var lr: Float?
+    @Option(name: .long, help: "Learning-rate schedule: constant, cosine or step:EVERY:FACTOR (default: the recipe's).")
+    var schedule: String?
     @Option(name: .long, help: "L2 penalty λ on the weights (default: the recipe's).")
     var l2: Float?
     @Option(name: .long, help: "Seed for initial weights and shuffling.")
@@ -50,6 +52,12 @@ struct TrainCommand: ParsableCommand {
         if let optimizer, let kind = OptimizerKind(rawValue: optimizer) { recipe.options.optimizer = kind }
         if let lr { recipe.options.learningRate = lr }
         if let l2 { recipe.options.l2 = l2 }
+        if let schedule {
+            guard let parsed = LearningRateSchedule(parsing: schedule) else {
+                throw ValidationError("--schedule '\(schedule)' is not constant, cosine or step:EVERY:FACTOR (e.g. step:3:0.1)")
+            }
+            recipe.options.schedule = parsed
+        }
         if let seed { recipe.options.seed = seed }
         try recipe.options.validate()
         return recipe
@@ -64,16 +72,16 @@ struct TrainCommand: ParsableCommand {
         let printer = try ProgressPrinter(live: !quiet && ProgressPrinter.stderrIsTerminal,
                                           logURL: log.map { URL(fileURLWithPath: $0) })
         let o = recipe.options
-        print("training \(recipe.architecture.name): \(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate), seed \(o.seed), \(data.train.count) training images")
+        writeLine("training \(recipe.architecture.name): \(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate), seed \(o.seed), \(data.train.count) training images")
         let trainer = try Trainer(architecture: recipe.architecture, options: o)
         let history = try trainer.train(on: data.train, test: data.test, onEvent: printer.handle)
         let seconds = history.reduce(0) { $0 + $1.seconds }
         if let last = history.last, let accuracy = last.testAccuracy {
-            print("test accuracy: \(String(format: "%.2f", accuracy * 100))% after \(history.count) epochs (\(String(format: "%.1f", seconds)) s training)")
+            writeLine("test accuracy: \(String(format: "%.2f", accuracy * 100))% after \(history.count) epochs (\(String(format: "%.1f", seconds)) s training)")
         }
         if let outputURL {
             try ModelFile(model: trainer.model, options: o, history: history, dataHashes: data.sha256).write(to: outputURL)
-            print("saved \(outputURL.path)")
+            writeLine("saved \(outputURL.path)")
         }
     }
 }

@@ -32,6 +32,7 @@ public enum BLAS {
     ) {
         guard m > 0, n > 0 else { return }
         _ = libraryIsSingleThreaded
+        let rowTile = rowTile(m), columnTile = columnTile(n)
         if m >= 2 * rowTile {
             // Tiles of rowTile rows of C: rows i of op(A) start at a + i·lda (or a + i when transposed).
             Parallel.forEachRange((m + rowTile - 1) / rowTile, workPerItem: rowTile * n * k) { tiles in
@@ -70,10 +71,10 @@ public enum BLAS {
         call(transposeA, transposeB, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)
     }
 
-    /// Rows of C per tile of a threaded product.
-    static let rowTile = 64
-    /// Columns of C per tile when C has too few rows to cut.
-    static let columnTile = 128
+    /// Rows of C per tile of a threaded product: at least 64, about an eighth of m (a function of the shape only).
+    static func rowTile(_ m: Int) -> Int { max(64, ((m + 7) / 8 + 15) / 16 * 16) }
+    /// Columns of C per tile when C has too few rows to cut: at least 128, about an eighth of n.
+    static func columnTile(_ n: Int) -> Int { max(128, ((n + 7) / 8 + 63) / 64 * 64) }
 
     /// One single-threaded library call.
     @inline(__always)

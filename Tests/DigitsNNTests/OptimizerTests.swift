@@ -76,3 +76,19 @@ final class OptimizerTests: XCTestCase {
         }
     }
 }
+
+final class ScheduleTests: XCTestCase {
+    func testSchedules() {
+        XCTAssertEqual(LearningRateSchedule.constant.rate(base: 0.1, step: 50, totalSteps: 100, epoch: 3), 0.1)
+        let cosine = LearningRateSchedule.cosine
+        XCTAssertEqual(cosine.rate(base: 0.1, step: 0, totalSteps: 100, epoch: 1), 0.1, accuracy: 1e-7)
+        XCTAssertEqual(cosine.rate(base: 0.1, step: 50, totalSteps: 100, epoch: 1), 0.05, accuracy: 1e-7)   // ½(1 + cos(π/2))
+        XCTAssertEqual(cosine.rate(base: 0.1, step: 100, totalSteps: 100, epoch: 1), 0, accuracy: 1e-7)
+        let step = LearningRateSchedule.step(every: 2, factor: 0.5)
+        XCTAssertEqual([1, 2, 3, 4, 5].map { step.rate(base: 1, step: 0, totalSteps: 1, epoch: $0) }, [1, 1, 0.5, 0.5, 0.25])
+        XCTAssertEqual(LearningRateSchedule(parsing: "step:3:0.1"), .step(every: 3, factor: 0.1))
+        XCTAssertEqual(LearningRateSchedule(parsing: "cosine"), .cosine)
+        XCTAssertNil(LearningRateSchedule(parsing: "step:0:0.1"))
+        XCTAssertNil(LearningRateSchedule(parsing: "warm"))
+    }
+}

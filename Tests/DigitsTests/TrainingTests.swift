@@ -86,6 +86,16 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    func testSummaryShapesAndParameterCounts() {
+        let lenet = Model(architecture: Recipe.lenet5.architecture, seed: 1)
+        XCTAssertEqual(lenet.network.parameterCount, 61_706)          // LeNet-5 with 28x28 inputs
+        XCTAssertEqual(lenet.summary().map(\.outputShape)[5], [16, 5, 5])
+        XCTAssertEqual(lenet.classes, 10)
+        let mlp = Model(architecture: Recipe.mlp.architecture, seed: 1)
+        XCTAssertEqual(mlp.network.parameterCount, 784 * 512 + 512 + 512 * 10 + 10)
+        XCTAssertTrue(mlp.summaryText().contains("total parameters: 407050"))
+    }
+
     func testHiddenUnits() throws {
         let recipe = try Recipe.named("mlp-sigmoid").withHiddenUnits(64)
         XCTAssertEqual(recipe.architecture.layers, [.dense(inputs: 784, outputs: 64), .sigmoid, .dense(inputs: 64, outputs: 10), .sigmoid])

@@ -1,0 +1,43 @@
+// Learning-rate schedules: how the step size η changes over a training run.
+
+/// How the learning rate changes over a run, from its base value η₀.
+public enum LearningRateSchedule: Codable, Equatable, Sendable {
+    /// η = η₀ throughout.
+    case constant
+    /// Cosine annealing to zero: η_t = η₀ · ½ (1 + cos(π t / T)), t the step (from 0), T the run's total steps.
+    case cosine
+    /// Step decay: η = η₀ · γ^⌊(e − 1) / k⌋ in epoch e (from 1), with k = `every` epochs and γ = `factor`.
+    case step(every: Int, factor: Float)
+
+    /// The rate for step `step` (from 0) of `totalSteps`, in epoch `epoch` (from 1).
+    public func rate(base: Float, step: Int, totalSteps: Int, epoch: Int) -> Float {
+        switch self {
+        case .constant:
+            return base
+        case .cosine:
+            let progress = Double(step) / Double(max(totalSteps, 1))
+            return base * Float(0.5 * (1 + cos(Double.pi * progress)))
+        case .step(let every, let factor):
+            return base * pow(factor, Float((epoch - 1) / max(every, 1)))
+        }
+    }
+
+    /// Parses `constant`, `cosine` or `step:EVERY:FACTOR` (e.g. `step:3:0.1`); nil if malformed.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ":").map(String.init)
+        switch parts.first {
+        case "constant" where parts.count == 1: self = .constant
+        case "cosine" where parts.count == 1: self = .cosine
+        case "step" where parts.count == 3:
+            guard let every = Int(parts[1]), every >= 1, let factor = Float(parts[2]), factor > 0, factor.isFinite else { return nil }
+            self = .step(every: every, factor: factor)
+        default: return nil
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
