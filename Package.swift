@@ -6,7 +6,9 @@
 //   DigitsTensor        tensor core: Float32 storage with a shape, kernels, BLAS products, seeded RNG
 //   DigitsNN            layers, losses, optimizers, sequential models
 //   DigitsData          IDX files (raw or gzip), MNIST location and download, mini-batches
+//   DigitsImaging       decoding pictures (PNG, JPEG, PGM/PPM) and preparing them as MNIST digits
 //   Digits              application services: recipes, training runs, metrics, safetensors checkpoints
+//   DigitsExport        models in other formats (ONNX)
 //   DigitsCLI           the `digits` command: parses options, calls Digits
 import PackageDescription
 
@@ -37,6 +39,14 @@ let package = Package(
             name: "CZlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        .systemLibrary(
+            name: "CPNG",
+            providers: [.apt(["libpng-dev"]), .brew(["libpng"])]
+        ),
+        .systemLibrary(
+            name: "CJPEG",
+            providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]
+        ),
         .target(
             name: "DigitsTensor",
             dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
@@ -53,8 +63,18 @@ let package = Package(
             swiftSettings: unsafeFlagsRelease
         ),
         .target(
+            name: "DigitsImaging",
+            dependencies: ["DigitsTensor", "CPNG", "CJPEG"],
+            swiftSettings: unsafeFlagsRelease
+        ),
+        .target(
             name: "Digits",
             dependencies: ["DigitsTensor", "DigitsNN", "DigitsData"],
+            swiftSettings: unsafeFlagsRelease
+        ),
+        .target(
+            name: "DigitsExport",
+            dependencies: ["Digits"],
             swiftSettings: unsafeFlagsRelease
         ),
         .executableTarget(
@@ -74,5 +94,7 @@ let package = Package(
         .testTarget(name: "DigitsDataTests", dependencies: ["DigitsData"]),
         .testTarget(name: "DigitsTests", dependencies: ["Digits"]),
         .testTarget(name: "DigitsCLITests", dependencies: ["DigitsCLI"]),
+        .testTarget(name: "DigitsImagingTests", dependencies: ["DigitsImaging"]),
+        .testTarget(name: "DigitsExportTests", dependencies: ["DigitsExport"]),
     ]
 )

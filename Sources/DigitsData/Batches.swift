@@ -29,12 +29,10 @@ public struct InputEncoding: Codable, Equatable, Sendable {
     }
 
     /// The value each byte 0...255 becomes: b/255, then (· − mean)/std when normalising.
-    public var table: [Float] {
-        (0..<256).map { b in
-            let x = Float(b) / 255
-            return normalize ? (x - Self.mnistMean) / Self.mnistStd : x
-        }
-    }
+    public var table: [Float] { normalize ? Self.standardisedTable : Self.unitTable }
+
+    private static let unitTable: [Float] = (0..<256).map { Float($0) / 255 }
+    private static let standardisedTable: [Float] = unitTable.map { ($0 - mnistMean) / mnistStd }
 }
 
 extension LabeledImages {

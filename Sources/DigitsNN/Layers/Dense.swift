@@ -22,7 +22,7 @@ public final class Dense: Layer {
     /// b, shape [outputs].
     public let bias: Parameter
     /// The largest fraction of nonzero inputs for which the zero-skipping kernels are used
-    /// (0 forces the dense BLAS path, 1 forces the sparse one).
+    /// (0 forces the dense BLAS path, 1 forces the sparse one). Very small products always use them.
     public var sparseDensityLimit: Float = 0.3
 
     private var input = Tensor(shape: [0])
@@ -62,7 +62,9 @@ public final class Dense: Layer {
         precondition(x.columns == inputs, "Dense(\(inputs)→\(outputs)): got input \(x.shape)")
         var y = Tensor(shape: [n, outputs])
         let nonzeros = x.withUnsafeBufferPointer { p in Kernels.countNonzeros(p.baseAddress!, p.count) }
-        let sparse = Float(nonzeros) <= sparseDensityLimit * Float(max(x.count, 1))
+        // Zero-skipping kernels for sparse batches, and for products too small to be worth a BLAS call.
+        let small = n * inputs * outputs <= 1 << 16
+        let sparse = sparseDensityLimit > 0 && (small || Float(nonzeros) <= sparseDensityLimit * Float(max(x.count, 1)))
         x.withUnsafeBufferPointer { px in
             weight.value.withUnsafeBufferPointer { pw in
                 bias.value.withUnsafeBufferPointer { pb in
@@ -171,6 +173,26 @@ public final class Dense: Layer {
     /// ∂L/∂W[k] = Σ_n x[n,k]·g[n] for the inputs k that are nonzero somewhere in the batch; the other
     /// rows are zero and are left unwritten, which `weight.gradientRows` records.
     private func sparseWeightGradient(_ g: UnsafePointer<Float>, batch n: Int) {
+        if n == 1 {
+            // One sample: its nonzero inputs are the rows, ∂L/∂W[k] = x[k]·g.
+            var rows: [Int] = []
+            rows.reserveCapacity(rowStart[1])
+            entryOffset.withUnsafeBufferPointer { off in
+                entryValue.withUnsafeBufferPointer { val in
+                    weight.gradient.withUnsafeMutableBufferPointer { pdw in
+                        var zero: Int32 = 0
+                        for e in 0..<rowStart[1] {
+                            let k = Int(off[e]) / outputs
+                            rows.append(k)
+                            Kernels.combineRows(count: 1, scales: val.baseAddress! + e, offsets: &zero, base: g,
+                                                width: outputs, initial: nil, out: pdw.baseAddress! + k * outputs)
+                        }
+                    }
+                }
+            }
+            weight.gradientRows = rows
+            return
+        }
         if columnCount.count != inputs {
             columnCount = [Int](repeating: 0, count: inputs)
             columnStart = [Int](repeating: 0, count: inputs + 1)

@@ -1,0 +1,2 @@
+// libpng (Debian: libpng-dev), used to decode users' PNG pictures.
+#include <png.h>

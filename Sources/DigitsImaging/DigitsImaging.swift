@@ -1,0 +1,1 @@
+// DigitsImaging: decoding users' pictures and preparing them as MNIST was prepared.
