@@ -81,6 +81,7 @@ let package = Package(
             name: "DigitsCLI",
             dependencies: [
                 "Digits",
+                "DigitsExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

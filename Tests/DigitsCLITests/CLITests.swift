@@ -68,6 +68,14 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(json.status, 0, json.err)
         let report = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any]
         XCTAssertEqual((report?["confusion"] as? [[Int]])?.count, 10)
+        let onnx = directory.appendingPathComponent("svm.onnx").path
+        let export = try digits(["export", model, "--onnx", onnx])
+        XCTAssertEqual(export.status, 0, export.err)
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: onnx)))
+        XCTAssertEqual(Array(bytes.prefix(2)), [0x08, 0x07])            // ModelProto.ir_version = 7
+        let badExport = try digits(["export", model, "--onnx", "/no/such/dir/m.onnx"])
+        XCTAssertNotEqual(badExport.status, 0)
+        XCTAssertTrue(badExport.err.contains("does not exist"), badExport.err)
         // The printed accuracy agrees with the one at the end of training.
         let accuracy = try XCTUnwrap(report?["accuracy"] as? Double)
         XCTAssertTrue(train.out.contains(String(format: "%.2f%%", accuracy * 100)), "\(accuracy) vs \(train.out)")

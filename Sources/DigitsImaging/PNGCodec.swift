@@ -1,0 +1,142 @@
+// PNGCodec: PNG through libpng's simplified API (png_image), which reports errors through
+// png_image.message instead of longjmp-ing into the caller, so it is safe to call from Swift.
+//
+// Before libpng sees the file we walk its chunk list ourselves: the IHDR gives the size, checked against
+// ImageLimits (a header claiming 100000x100000 is refused from its first 33 bytes, nothing allocated), and a
+// chunk list that runs off the end of the file is reported as truncated rather than as libpng's generic error.
+
+import CPNG
+
+/// Reads and writes PNG files with libpng.
+enum PNGCodec {
+    /// The eight bytes every PNG file begins with.
+    static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    static func decode(_ bytes: [UInt8], source: String, limits: ImageLimits) throws -> GrayImage {
+        let (width, height) = try checkStructure(bytes, source: source, limits: limits)
+
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        let began = bytes.withUnsafeBytes { raw in
+            png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count)
+        }
+        guard began != 0 else {
+            let message = Self.message(of: &image)
+            png_image_free(&image)
+            throw ImageError.corrupt(source: source, format: .png, detail: "libpng: \(message)")
+        }
+        guard Int(image.width) == width, Int(image.height) == height else {
+            png_image_free(&image)
+            throw ImageError.corrupt(source: source, format: .png, detail: "libpng reads a different size than the IHDR")
+        }
+        // 8-bit sRGB RGBA, not premultiplied; we convert to grey ourselves so the weights are BT.601's.
+        image.format = UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)
+        var rgba = [UInt8](repeating: 0, count: width * height * 4)
+        let finished = rgba.withUnsafeMutableBytes { raw in
+            png_image_finish_read(&image, nil, raw.baseAddress, 0, nil)
+        }
+        guard finished != 0 else {
+            let message = Self.message(of: &image)
+            png_image_free(&image)
+            throw ImageError.corrupt(source: source, format: .png, detail: "libpng: \(message)")
+        }
+        png_image_free(&image)
+
+        var grey = [Float](repeating: 1, count: width * height)
+        for p in 0..<grey.count {
+            let y = ImageDecoder.luminance(rgba[4 * p], rgba[4 * p + 1], rgba[4 * p + 2])
+            let a = Float(rgba[4 * p + 3]) / 255
+            grey[p] = a * y + (1 - a)  // composite onto white
+        }
+        return GrayImage(width: width, height: height, pixels: grey)
+    }
+
+    /// Checks the signature and IHDR, applies `limits`, and walks the chunks to IEND; returns the size.
+    static func checkStructure(_ b: [UInt8], source: String, limits: ImageLimits) throws -> (Int, Int) {
+        func be32(_ i: Int) -> Int { Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3]) }
+        guard b.starts(with: signature) else {
+            throw ImageError.corrupt(source: source, format: .png, detail: "the PNG signature is damaged")
+        }
+        guard b.count >= 8 + 8 + 13 else {
+            throw ImageError.truncated(source: source, format: .png, detail: "\(b.count) bytes, too short for the IHDR header")
+        }
+        guard Array(b[12..<16]) == Array("IHDR".utf8), be32(8) == 13 else {
+            throw ImageError.corrupt(source: source, format: .png, detail: "the first chunk is not a 13-byte IHDR")
+        }
+        let width = be32(16), height = be32(20)
+        try limits.check(width: width, height: height, source: source, format: .png)
+
+        // Walk the chunk list: length (4) type (4) data (length) CRC (4), until IEND.
+        var pos = 8
+        var sawData = false
+        while true {
+            guard pos + 8 <= b.count else {
+                throw ImageError.truncated(source: source, format: .png,
+                                           detail: "the file ends at byte \(b.count) before the IEND chunk\(sawData ? "" : " and before any image data")")
+            }
+            let length = be32(pos)
+            guard length <= 0x7FFF_FFFF else {
+                throw ImageError.corrupt(source: source, format: .png, detail: "chunk at byte \(pos) has length \(length)")
+            }
+            let type = Array(b[(pos + 4)..<(pos + 8)])
+            guard type.allSatisfy({ (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else {
+                throw ImageError.corrupt(source: source, format: .png, detail: "chunk at byte \(pos) has an invalid type")
+            }
+            guard pos + 12 + length <= b.count else {
+                throw ImageError.truncated(source: source, format: .png,
+                                           detail: "chunk \(String(decoding: type, as: UTF8.self)) at byte \(pos) needs \(length + 12) bytes, \(b.count - pos) remain")
+            }
+            if type == Array("IDAT".utf8) { sawData = true }
+            if type == Array("IEND".utf8) { break }
+            pos += 12 + length
+        }
+        guard sawData else {
+            throw ImageError.corrupt(source: source, format: .png, detail: "no IDAT chunk holds image data")
+        }
+        return (width, height)
+    }
+
+    /// Encodes `image` as an 8-bit greyscale PNG with png_image_write_to_memory.
+    static func encode(_ image: GrayImage) throws -> [UInt8] {
+        guard image.width > 0, image.height > 0 else {
+            throw ImageError.encodingFailed(format: .png, detail: "the picture is \(image.width)x\(image.height)")
+        }
+        var png = png_image()
+        png.version = UInt32(PNG_IMAGE_VERSION)
+        png.width = UInt32(image.width)
+        png.height = UInt32(image.height)
+        png.format = UInt32(PNG_FORMAT_GRAY)
+        let pixels = image.bytes
+        var size: png_alloc_size_t = 0
+        // First call measures, second writes.
+        let measured = pixels.withUnsafeBytes { raw in
+            png_image_write_to_memory(&png, nil, &size, 0, raw.baseAddress, 0, nil)
+        }
+        guard measured != 0, size > 0 else {
+            let message = Self.message(of: &png)
+            png_image_free(&png)
+            throw ImageError.encodingFailed(format: .png, detail: "libpng: \(message)")
+        }
+        var out = [UInt8](repeating: 0, count: Int(size))
+        let written = out.withUnsafeMutableBytes { dst in
+            pixels.withUnsafeBytes { raw in
+                png_image_write_to_memory(&png, dst.baseAddress, &size, 0, raw.baseAddress, 0, nil)
+            }
+        }
+        guard written != 0 else {
+            let message = Self.message(of: &png)
+            png_image_free(&png)
+            throw ImageError.encodingFailed(format: .png, detail: "libpng: \(message)")
+        }
+        png_image_free(&png)
+        return Array(out.prefix(Int(size)))
+    }
+
+    /// The NUL-terminated text in png_image.message.
+    static func message(of image: inout png_image) -> String {
+        withUnsafeBytes(of: &image.message) { raw in
+            let text = raw.prefix { $0 != 0 }
+            return text.isEmpty ? "unknown error" : String(decoding: text, as: UTF8.self)
+        }
+    }
+}
