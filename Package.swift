@@ -69,7 +69,7 @@ let package = Package(
         ),
         .target(
             name: "Digits",
-            dependencies: ["DigitsTensor", "DigitsNN", "DigitsData"],
+            dependencies: ["DigitsTensor", "DigitsNN", "DigitsData", "DigitsImaging"],
             swiftSettings: unsafeFlagsRelease
         ),
         .target(

@@ -3,3 +3,4 @@
 @_exported import DigitsTensor
 @_exported import DigitsNN
 @_exported import DigitsData
+@_exported import DigitsImaging

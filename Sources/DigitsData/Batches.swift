@@ -31,6 +31,16 @@ public struct InputEncoding: Codable, Equatable, Sendable {
     /// The value each byte 0...255 becomes: b/255, then (· − mean)/std when normalising.
     public var table: [Float] { normalize ? Self.standardisedTable : Self.unitTable }
 
+    /// Encodes pixels already scaled to [0, 1] (e.g. a prepared picture) as a batch [n, ...] in this
+    /// encoding's layout, standardising when asked; `pixels.count` must be n · rows · columns.
+    public func encode(pixels: [Float], rows: Int = 28, columns: Int = 28) -> Tensor {
+        let size = rows * columns
+        precondition(size > 0 && pixels.count % size == 0, "InputEncoding.encode: \(pixels.count) pixels are not whole \(rows)x\(columns) images")
+        let n = pixels.count / size
+        let values = normalize ? pixels.map { ($0 - Self.mnistMean) / Self.mnistStd } : pixels
+        return Tensor(shape: layout == .flat ? [n, size] : [n, 1, rows, columns], values: values)
+    }
+
     private static let unitTable: [Float] = (0..<256).map { Float($0) / 255 }
     private static let standardisedTable: [Float] = unitTable.map { ($0 - mnistMean) / mnistStd }
 }

@@ -76,6 +76,23 @@ final class CLITests: XCTestCase {
         let badExport = try digits(["export", model, "--onnx", "/no/such/dir/m.onnx"])
         XCTAssertNotEqual(badExport.status, 0)
         XCTAssertTrue(badExport.err.contains("does not exist"), badExport.err)
+        // A hand-made PGM picture: a dark vertical stroke on light paper.
+        var pgm = [UInt8]("P5\n60 80\n255\n".utf8)
+        for y in 0..<80 { for x in 0..<60 { pgm.append((27...33).contains(x) && (10..<70).contains(y) ? 20 : 230) } }
+        let picture = directory.appendingPathComponent("stroke.pgm")
+        try Data(pgm).write(to: picture)
+        let predict = try digits(["predict", model, picture.path, "--show-input", "-"])
+        XCTAssertEqual(predict.status, 0, predict.err)
+        XCTAssertTrue(predict.out.contains("top 3:"), predict.out)
+        XCTAssertTrue(predict.err.contains("#") || predict.err.contains("@"), "ASCII art of the prepared digit: \(predict.err)")
+        let predictJSON = try digits(["predict", model, picture.path, "--json"])
+        let readings = try JSONSerialization.jsonObject(with: Data(predictJSON.out.utf8)) as? [[String: Any]]
+        XCTAssertEqual((readings?.first?["probabilities"] as? [Double])?.count, 10)
+        let notPicture = directory.appendingPathComponent("notes.txt")
+        try Data("hello".utf8).write(to: notPicture)
+        let badPredict = try digits(["predict", model, notPicture.path])
+        XCTAssertNotEqual(badPredict.status, 0)
+        XCTAssertTrue(badPredict.err.contains("notes.txt"), badPredict.err)
         // The printed accuracy agrees with the one at the end of training.
         let accuracy = try XCTUnwrap(report?["accuracy"] as? Double)
         XCTAssertTrue(train.out.contains(String(format: "%.2f%%", accuracy * 100)), "\(accuracy) vs \(train.out)")

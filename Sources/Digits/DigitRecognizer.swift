@@ -1,0 +1,91 @@
+// Reading a digit off a user's own picture: decode, prepare as MNIST was prepared, classify.
+// The command line, the server and Swift callers all go through `DigitRecognizer`.
+
+import Foundation
+import DigitsImaging
+
+/// What a model read from one picture.
+public struct Recognition: Codable, Equatable, Sendable {
+    /// One candidate class and its probability.
+    public struct Candidate: Codable, Equatable, Sendable {
+        /// The digit.
+        public var digit: Int
+        /// Its probability.
+        public var probability: Double
+    }
+
+    /// The most probable digit.
+    public var digit: Int
+    /// Its probability.
+    public var probability: Double
+    /// The three most probable digits, most probable first.
+    public var top: [Candidate]
+    /// All class probabilities, indexed by digit.
+    public var probabilities: [Double]
+    /// False when the top probability, or its margin over the second, is below the recognizer's thresholds.
+    public var confident: Bool
+}
+
+/// Reads digits off pictures with a trained model.
+///
+///     let recognizer = try DigitRecognizer(contentsOf: URL(fileURLWithPath: "mlp.safetensors"))
+///     let result = try recognizer.recognize(contentsOf: URL(fileURLWithPath: "my-digit.png"))
+///     print(result.digit, result.probability, result.confident)
+public final class DigitRecognizer {
+    /// The model that classifies.
+    public let model: Model
+    /// Below this top probability a reading is flagged as not confident (default 0.6).
+    public var minimumProbability: Double
+    /// Below this gap between the top two probabilities a reading is flagged as not confident (default 0.2).
+    public var minimumMargin: Double
+    /// Size limits for decoded pictures.
+    public var limits: ImageLimits
+
+    /// A recognizer using `model`.
+    public init(model: Model, minimumProbability: Double = 0.6, minimumMargin: Double = 0.2, limits: ImageLimits = .default) {
+        self.model = model
+        self.minimumProbability = minimumProbability
+        self.minimumMargin = minimumMargin
+        self.limits = limits
+    }
+
+    /// A recognizer for the model saved at `url` (a digits `.safetensors` model file).
+    public convenience init(contentsOf url: URL) throws {
+        self.init(model: try ModelFile.read(contentsOf: url).model)
+    }
+
+    /// Decodes the picture file at `url` (PNG, JPEG, PGM or PPM), prepares it and classifies it.
+    public func recognize(contentsOf url: URL) throws -> Recognition {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw DigitsError.invalidOption("\(url.path): cannot read the picture: \(error.localizedDescription)")
+        }
+        return try recognize(encoded: [UInt8](data), source: url.path)
+    }
+
+    /// Decodes an encoded picture, prepares it and classifies it; `source` names it in errors.
+    public func recognize(encoded bytes: [UInt8], source: String) throws -> Recognition {
+        try recognize(ImageDecoder.decode(bytes, source: source, limits: limits))
+    }
+
+    /// Prepares a decoded picture as MNIST was prepared (`MNISTPreprocessor`) and classifies it.
+    public func recognize(_ image: GrayImage) throws -> Recognition {
+        recognize(prepared: try MNISTPreprocessor.prepare(image))
+    }
+
+    /// Classifies a prepared 28x28 digit.
+    public func recognize(prepared digit: PreparedDigit) -> Recognition {
+        recognize(pixels: digit.pixels)
+    }
+
+    /// Classifies 784 pixels in [0, 1], ink bright on black, as MNIST stores them.
+    public func recognize(pixels: [Float]) -> Recognition {
+        let x = model.architecture.encoding.encode(pixels: pixels)
+        let p = model.probabilities(x).storage.map(Double.init)
+        let ranked = p.indices.sorted { p[$0] > p[$1] }
+        let top = ranked.prefix(3).map { Recognition.Candidate(digit: $0, probability: p[$0]) }
+        let margin = p[ranked[0]] - (ranked.count > 1 ? p[ranked[1]] : 0)
+        return Recognition(digit: ranked[0], probability: p[ranked[0]], top: top, probabilities: p,
+                           confident: p[ranked[0]] >= minimumProbability && margin >= minimumMargin)
+    }
+}
