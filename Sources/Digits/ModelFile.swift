@@ -41,6 +41,7 @@ public struct ModelFile {
         var meta = metadata
         meta["format"] = Self.formatTag
         meta["format_version"] = Self.formatVersion
+        meta["digits_version"] = digitsVersion
         meta["model"] = model.architecture.name
         meta["architecture"] = try jsonString(model.architecture)
         if let options {
@@ -100,6 +101,36 @@ public struct ModelFile {
             result.dataHashes = (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
         }
         return result
+    }
+}
+
+/// The version of digits that writes model files.
+public let digitsVersion = "0.1.0"
+
+extension ModelFile {
+    /// A readable account of the model and where it came from: architecture, parameters, training
+    /// options, seed, epochs with their last results, the data's SHA-256 and the digits version.
+    public var infoText: String {
+        var s = "model: \(model.architecture.name), \(model.network.parameterCount) parameters\n"
+        s += "layers: " + model.architecture.layers.map(\.displayName).joined(separator: " → ") + "\n"
+        s += "input: \(model.inputShape.map(String.init).joined(separator: "x"))"
+        s += model.architecture.encoding.normalize ? ", standardised (mean 0.1307, std 0.3081)\n" : ", pixels in [0, 1]\n"
+        if let o = options {
+            s += "trained: \(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate), "
+                + "loss \(o.loss.rawValue), seed \(o.seed)\n"
+        }
+        if let last = history.last {
+            s += "epochs run: \(history.count); last: train loss \(fixed(last.trainLoss)), train accuracy \(percent(last.trainAccuracy))"
+            if let a = last.testAccuracy { s += ", test accuracy \(percent(a))" }
+            s += "\n"
+        }
+        if !dataHashes.isEmpty {
+            let official = dataHashes == MNIST.knownSHA256ByRole
+            s += "data: " + (official ? "the official MNIST files" : "other IDX files") + "\n"
+            for key in dataHashes.keys.sorted() { s += "  \(key) sha256 \(dataHashes[key] ?? "")\n" }
+        }
+        s += "written by digits \(metadata["digits_version"] ?? "unknown")\n"
+        return s
     }
 }
 

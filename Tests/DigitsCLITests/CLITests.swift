@@ -68,6 +68,11 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(json.status, 0, json.err)
         let report = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any]
         XCTAssertEqual((report?["confusion"] as? [[Int]])?.count, 10)
+        let info = try digits(["info", model])
+        XCTAssertEqual(info.status, 0, info.err)
+        XCTAssertTrue(info.out.contains("the official MNIST files"), info.out)
+        XCTAssertTrue(info.out.contains("seed 1"), info.out)
+        XCTAssertTrue(info.out.contains("epochs run: 2"), info.out)
         let onnx = directory.appendingPathComponent("svm.onnx").path
         let export = try digits(["export", model, "--onnx", onnx])
         XCTAssertEqual(export.status, 0, export.err)

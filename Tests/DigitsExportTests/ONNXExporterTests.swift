@@ -63,6 +63,21 @@ final class ONNXExporterTests: XCTestCase {
         try checkAgainstOnnxRuntime(Model(architecture: Recipe.mlp.architecture, seed: 1))
     }
 
+    /// A trained `mlp` and a fresh `lenet5` over all 10,000 MNIST test images: same class for every
+    /// image, probabilities within 1e-4.
+    func testEveryMNISTTestImage() throws {
+        _ = try Self.pythonWithOnnxRuntime()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let data = try MNIST.load(DataLocator.locate(explicit: root.appendingPathComponent("shared/datasets/mnist").path).files)
+        var options = Recipe.mlp.options
+        options.epochs = 1
+        let trainer = try Trainer(architecture: Recipe.mlp.architecture, options: options)
+        try trainer.train(on: data.train, test: nil)
+        try checkAgainstOnnxRuntime(trainer.model, pictures: data.test.images)
+        try checkAgainstOnnxRuntime(Model(architecture: Recipe.lenet5.architecture, seed: 4), pictures: data.test.images)
+    }
+
     func testLeNet5Recipe() throws {
         try checkAgainstOnnxRuntime(Model(architecture: Recipe.lenet5.architecture, seed: 2))
     }
@@ -167,10 +182,11 @@ final class ONNXExporterTests: XCTestCase {
 
     /// Exports `model`, checks it with `onnx.checker` (full check, shape inference included), runs it in
     /// onnxruntime on synthetic pictures and compares with `Model.probabilities` on the same pictures.
-    private func checkAgainstOnnxRuntime(_ model: Model, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func checkAgainstOnnxRuntime(_ model: Model, pictures: [UInt8]? = nil,
+                                         file: StaticString = #filePath, line: UInt = #line) throws {
         let python = try Self.pythonWithOnnxRuntime()
-        let count = 32
-        let pixels = syntheticPictures(count: count, seed: 11)
+        let pixels = pictures ?? syntheticPictures(count: 32, seed: 11)
+        let count = pixels.count / 784
         let unit = pixels.map { Float($0) / 255 }                       // the ONNX graph's input
         let table = model.architecture.encoding.table                   // what Model is fed, as in training
         let encoded = Tensor(shape: [count] + model.inputShape, values: pixels.map { table[Int($0)] })
