@@ -89,3 +89,40 @@ public final class DigitRecognizer {
                            confident: p[ranked[0]] >= minimumProbability && margin >= minimumMargin)
     }
 }
+
+/// What a model read from a picture of a number written on one line.
+public struct NumberReading: Codable, Equatable, Sendable {
+    /// The digits read, left to right, e.g. "90210".
+    public var text: String
+    /// Each digit's reading, left to right.
+    public var digits: [Recognition]
+    /// Where each digit was found in the picture: x, y, width, height in pixels.
+    public var boxes: [[Int]]
+    /// True when every digit's reading is confident.
+    public var confident: Bool
+}
+
+extension DigitRecognizer {
+    /// Splits the ink of a picture into digits (`NumberSegmenter`), classifies each, and returns the string.
+    public func readNumber(_ image: GrayImage) throws -> NumberReading {
+        let segments = try NumberSegmenter.segment(image)
+        let readings = segments.map { recognize(prepared: $0.digit) }
+        return NumberReading(text: readings.map { String($0.digit) }.joined(), digits: readings,
+                             boxes: segments.map { [$0.boundingBox.x, $0.boundingBox.y, $0.boundingBox.width, $0.boundingBox.height] },
+                             confident: readings.allSatisfy(\.confident))
+    }
+
+    /// Decodes an encoded picture and reads the number on it; `source` names it in errors.
+    public func readNumber(encoded bytes: [UInt8], source: String) throws -> NumberReading {
+        try readNumber(ImageDecoder.decode(bytes, source: source, limits: limits))
+    }
+
+    /// Reads the number on the picture file at `url`.
+    public func readNumber(contentsOf url: URL) throws -> NumberReading {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw DigitsError.invalidOption("\(url.path): cannot read the picture: \(error.localizedDescription)")
+        }
+        return try readNumber(encoded: [UInt8](data), source: url.path)
+    }
+}

@@ -51,7 +51,21 @@ public struct ModelFile {
         meta["epochs"] = String(history.count)
         meta["history"] = try jsonString(history)
         meta["data_sha256"] = try jsonString(dataHashes)
+        meta["weights_sha256"] = Self.weightsDigest(tensors)
         return SafetensorsFile(tensors: tensors, metadata: meta)
+    }
+
+    /// SHA-256 (hex) of every tensor's name, shape and float32 values in file order: the checksum
+    /// recorded as `weights_sha256` and verified on load.
+    static func weightsDigest(_ tensors: [SafetensorsTensor]) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(tensors.reduce(0) { $0 + 4 * $1.values.count + 64 })
+        for t in tensors {
+            bytes += Array(t.name.utf8) + [0]
+            for d in t.shape { withUnsafeBytes(of: UInt64(d).littleEndian) { bytes += $0 } }
+            t.values.withUnsafeBytes { bytes += $0 }
+        }
+        return SHA256.hexDigest(bytes)
     }
 
     /// Writes the model atomically to `url` (a temporary file renamed into place).
@@ -76,6 +90,9 @@ public struct ModelFile {
         let architecture: Architecture
         do { architecture = try JSONDecoder().decode(Architecture.self, from: Data(archText.utf8)) }
         catch { throw bad("its \"architecture\" entry is not valid: \(error)") }
+        if let recorded = meta["weights_sha256"], recorded != weightsDigest(file.tensors) {
+            throw bad("its weights do not match the checksum recorded when it was written (the file is damaged)")
+        }
         let model = Model(architecture: architecture, seed: 0)
         let expected = model.network.parameters + model.network.buffers
         guard file.tensors.count == expected.count else {

@@ -55,6 +55,16 @@ public enum MNISTPreprocessor {
     ///
     /// - Throws: `PreprocessingError.noInkFound` when the picture is blank or has too little contrast.
     public static func prepare(_ image: GrayImage) throws -> PreparedDigit {
+        let ink = try findInk(image, workingSize: workingSize)
+        var kept = [Bool](repeating: false, count: ink.w * ink.h)
+        for i in kept.indices where ink.labels[i] >= 0 && ink.keepLabel[ink.labels[i]] { kept[i] = true }
+        return try place(ink, kept: kept, columns: 0...(ink.w - 1))
+    }
+
+    /// Steps 1–5: the working copy, polarity, background removal, Otsu threshold and speck removal.
+    ///
+    /// Shared by `prepare` and `NumberSegmenter.segment`, so both decide what is ink the same way.
+    static func findInk(_ image: GrayImage, workingSize: Int) throws -> InkMap {
         guard image.width > 0, image.height > 0 else { throw PreprocessingError.emptyImage }
         let noInk = { (contrast: Float) in
             PreprocessingError.noInkFound(width: image.width, height: image.height, contrast: contrast)
@@ -107,21 +117,30 @@ public enum MNISTPreprocessor {
         let (labels, areas) = Filters.components(rs.map { $0 > t }, w, h)
         guard let largest = areas.max(), largest > 0 else { throw noInk(peak) }
         let keepLabel = areas.map { $0 >= max(2, largest / 20) }
-        var kept = [Bool](repeating: false, count: n)
+        return InkMap(source: image, w: w, h: h, factor: factor, inverted: inverted, level: r, threshold: t,
+                      peak: peak, labels: labels, areas: areas, keepLabel: keepLabel)
+    }
+
+    /// Steps 6–8: grades the ink near `kept` (only in `columns` of the working picture), crops it, scales its
+    /// longer side to 20 px and places its centre of mass at (14, 14).
+    ///
+    /// - Throws: `PreprocessingError.noInkFound` when `kept` grades to no ink.
+    static func place(_ ink: InkMap, kept: [Bool], columns: ClosedRange<Int>) throws -> PreparedDigit {
+        let w = ink.w, h = ink.h, r = ink.level, t = ink.threshold, factor = ink.factor
+        let noInk = PreprocessingError.noInkFound(width: ink.sourceWidth, height: ink.sourceHeight, contrast: ink.peak)
         var coreLevels: [Float] = []
-        for i in 0..<n where labels[i] >= 0 && keepLabel[labels[i]] {
-            kept[i] = true
-            coreLevels.append(r[i])
-        }
+        for i in kept.indices where kept[i] { coreLevels.append(r[i]) }
+        guard !coreLevels.isEmpty else { throw noInk }
         coreLevels.sort()
 
         // 6. Grade levels near the kept ink.
         let lo = t / 2
         let hi = max(coreLevels[Int(0.9 * Double(coreLevels.count - 1))], lo + 0.05)
-        var graded = [Float](repeating: 0, count: n)
+        var graded = [Float](repeating: 0, count: w * h)
         var x0 = w, y0 = h, x1 = -1, y1 = -1
+        let xa = max(0, columns.lowerBound), xb = min(w - 1, columns.upperBound)
         for y in 0..<h {
-            for x in 0..<w {
+            for x in xa...xb {
                 var near = false
                 for dy in -1...1 where !near {
                     for dx in -1...1 {
@@ -137,7 +156,7 @@ public enum MNISTPreprocessor {
                 }
             }
         }
-        guard x1 >= x0, y1 >= y0 else { throw noInk(peak) }
+        guard x1 >= x0, y1 >= y0 else { throw noInk }
 
         // 7. Crop and scale the longer side to 20 px.
         let bw = x1 - x0 + 1, bh = y1 - y0 + 1
@@ -148,7 +167,7 @@ public enum MNISTPreprocessor {
         let oh = min(boxSide, max(1, Int((Double(bh) * s).rounded())))
         var patch = Resample.resize(crop, bw, bh, to: ow, oh)
         let patchMax = patch.max() ?? 0
-        guard patchMax > 0 else { throw noInk(peak) }
+        guard patchMax > 0 else { throw noInk }
         for i in patch.indices { patch[i] = min(1, patch[i] / patchMax) }
 
         // 8. Centre of mass to (14, 14), whole-pixel shift, clipped.
@@ -178,15 +197,46 @@ public enum MNISTPreprocessor {
         }
 
         let sx0 = Int((Double(x0) / factor).rounded(.down)), sy0 = Int((Double(y0) / factor).rounded(.down))
-        let sx1 = min(image.width, Int((Double(x1 + 1) / factor).rounded(.up)))
-        let sy1 = min(image.height, Int((Double(y1 + 1) / factor).rounded(.up)))
+        let sx1 = min(ink.sourceWidth, Int((Double(x1 + 1) / factor).rounded(.up)))
+        let sy1 = min(ink.sourceHeight, Int((Double(y1 + 1) / factor).rounded(.up)))
         return PreparedDigit(
             pixels: field,
-            inverted: inverted,
+            inverted: ink.inverted,
             boundingBox: .init(x: sx0, y: sy0, width: sx1 - sx0, height: sy1 - sy0),
             scale: s * factor,
             placedBox: .init(x: ox, y: oy, width: ow, height: oh),
             centreOfMass: (fm > 0 ? fx / fm : centre, fm > 0 ? fy / fm : centre))
+    }
+}
+
+/// The ink found in a picture (steps 1–5), on the working grid of `w × h` pixels.
+struct InkMap {
+    /// The source picture's size.
+    let sourceWidth: Int, sourceHeight: Int
+    /// The working grid's size.
+    let w: Int, h: Int
+    /// Working pixels per source pixel (1 unless the picture was shrunk).
+    let factor: Double
+    /// True when the picture was dark ink on light and so was inverted.
+    let inverted: Bool
+    /// The top-hat level of each working pixel: ink above the removed background, 0 for none.
+    let level: [Float]
+    /// The Otsu threshold on the smoothed top-hat.
+    let threshold: Float
+    /// The smoothed top-hat's maximum.
+    let peak: Float
+    /// The 8-connected component of each working pixel above the threshold, -1 for none.
+    let labels: [Int]
+    /// Each component's area in working pixels.
+    let areas: [Int]
+    /// Whether each component is kept (not a speck: at least 5% of the largest).
+    let keepLabel: [Bool]
+
+    init(source: GrayImage, w: Int, h: Int, factor: Double, inverted: Bool, level: [Float], threshold: Float,
+         peak: Float, labels: [Int], areas: [Int], keepLabel: [Bool]) {
+        sourceWidth = source.width; sourceHeight = source.height
+        self.w = w; self.h = h; self.factor = factor; self.inverted = inverted; self.level = level
+        self.threshold = threshold; self.peak = peak; self.labels = labels; self.areas = areas; self.keepLabel = keepLabel
     }
 }
 

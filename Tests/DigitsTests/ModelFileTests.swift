@@ -48,8 +48,18 @@ final class ModelFileTests: XCTestCase {
         let model = Model(architecture: Recipe.linearSVM.architecture, seed: 1)
         var file = try ModelFile(model: model, options: nil, history: []).encoded()
         file.tensors[0] = SafetensorsTensor(name: "layers.0.weight", shape: [5, 784], values: [Float](repeating: 0, count: 5 * 784))
+        file.metadata["weights_sha256"] = nil          // a file without the checksum: the shape check must catch it
         XCTAssertThrowsError(try ModelFile.decode(file, source: "bad.safetensors")) { error in
             XCTAssertTrue("\(error)".contains("layers.0.weight"), "\(error)")
+        }
+        // One weight changed on disk: the checksum catches it.
+        let damaged = directory.appendingPathComponent("damaged.safetensors")
+        try ModelFile(model: model, options: nil, history: []).write(to: damaged)
+        var raw = [UInt8](try Data(contentsOf: damaged))
+        raw[raw.count - 3] ^= 0x40
+        try Data(raw).write(to: damaged)
+        XCTAssertThrowsError(try ModelFile.read(contentsOf: damaged)) { error in
+            XCTAssertTrue("\(error)".contains("damaged"), "\(error)")
         }
         // Truncated bytes.
         let good = directory.appendingPathComponent("good.safetensors")
