@@ -5,11 +5,7 @@ import Digits
 final class NumberReadingTests: XCTestCase {
     func testNumbersMadeOfMNISTDigits() throws {
         let data = try realMNIST()
-        var options = Recipe.mlp.options
-        options.epochs = 2
-        let trainer = try Trainer(architecture: Recipe.mlp.architecture, options: options)
-        try trainer.train(on: data.train, test: nil)
-        let recognizer = DigitRecognizer(model: trainer.model)
+        let recognizer = DigitRecognizer(model: try trainedMLP(on: data, epochs: 2))
         var rng = SeededGenerator(seed: 8)
         var next = 0
         var strings = 0, exact = 0, rightCount = 0, digitsRaw = 0, digitsRead = 0, digitsTotal = 0

@@ -8,6 +8,15 @@ func realMNIST() throws -> MNIST {
     return try MNIST.load(DataLocator.locate(explicit: ProcessInfo.processInfo.environment["DIGITS_DATA"] ?? dir.path).files)
 }
 
+/// An `mlp` trained on the real MNIST for `epochs` epochs with the recipe's other options (seed 1).
+func trainedMLP(on data: MNIST, epochs: Int) throws -> Model {
+    var options = Recipe.mlp.options
+    options.epochs = epochs
+    let trainer = try Trainer(architecture: Recipe.mlp.architecture, options: options)
+    try trainer.train(on: data.train, test: nil)
+    return trainer.model
+}
+
 final class RealDataTests: XCTestCase {
     /// One epoch of the `mlp` recipe on the real MNIST reaches at least 96% test accuracy.
     func testMLPOneEpochOnMNIST() throws {

@@ -26,11 +26,7 @@ final class RecognizerTests: XCTestCase {
 
     func testPicturesReadAsWellAsMNIST() throws {
         let data = try realMNIST()
-        var options = Recipe.mlp.options
-        options.epochs = 1
-        let trainer = try Trainer(architecture: Recipe.mlp.architecture, options: options)
-        try trainer.train(on: data.train, test: nil)
-        let recognizer = DigitRecognizer(model: trainer.model)
+        let recognizer = DigitRecognizer(model: try trainedMLP(on: data, epochs: 1))
         let count = 600
         var rng = SeededGenerator(seed: 21)
         var rightOnMNIST = 0, rightOnPictures = 0
