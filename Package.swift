@@ -9,6 +9,7 @@
 //   DigitsImaging       decoding pictures (PNG, JPEG, PGM/PPM) and preparing them as MNIST digits
 //   Digits              application services: recipes, training runs, metrics, safetensors checkpoints
 //   DigitsExport        models in other formats (ONNX)
+//   DigitsServer        the HTTP API and the draw-a-digit page (Hummingbird)
 //   DigitsCLI           the `digits` command: parses options, calls Digits
 import PackageDescription
 
@@ -29,6 +30,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -77,11 +79,17 @@ let package = Package(
             dependencies: ["Digits"],
             swiftSettings: unsafeFlagsRelease
         ),
+        .target(
+            name: "DigitsServer",
+            dependencies: ["Digits", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: unsafeFlagsRelease
+        ),
         .executableTarget(
             name: "DigitsCLI",
             dependencies: [
                 "Digits",
                 "DigitsExport",
+                "DigitsServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -97,5 +105,6 @@ let package = Package(
         .testTarget(name: "DigitsCLITests", dependencies: ["DigitsCLI"]),
         .testTarget(name: "DigitsImagingTests", dependencies: ["DigitsImaging"]),
         .testTarget(name: "DigitsExportTests", dependencies: ["DigitsExport"]),
+        .testTarget(name: "DigitsServerTests", dependencies: ["DigitsServer"]),
     ]
 )

@@ -1,0 +1,111 @@
+// DigitsServer: the HTTP API and the draw-a-digit page.
+//
+//     let server = DigitsServer(recognizer: try DigitRecognizer(contentsOf: modelURL))
+//     try await server.run()        // http://127.0.0.1:8080/
+//
+// Routes: GET / (drawing page), POST /api/predict, POST /api/read, GET /healthz, GET /metrics.
+
+import Foundation
+import Digits
+import Hummingbird
+
+/// Where the server listens and how much it accepts.
+public struct ServerConfiguration: Sendable, Equatable {
+    /// The address to bind, "127.0.0.1" by default (loopback only); "0.0.0.0" listens on every interface.
+    public var host: String
+    /// The TCP port, 8080 by default; 0 asks the system for a free one (see `DigitsServer.makeApplication`).
+    public var port: Int
+    /// The largest request body accepted, in bytes (5 MB by default); larger bodies get 413.
+    public var maxBodyBytes: Int
+    /// The largest decoded picture accepted, in pixels (width × height); larger pictures get 413.
+    public var maxPixels: Int
+
+    /// A configuration with the given values; every parameter has the documented default.
+    public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 5_000_000,
+                maxPixels: Int = ImageLimits.default.maxPixels) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.maxPixels = maxPixels
+    }
+
+    /// The picture limits that the decoder enforces: this body limit and `maxPixels`.
+    public var imageLimits: ImageLimits {
+        ImageLimits(maxEncodedBytes: maxBodyBytes, maxPixels: maxPixels)
+    }
+}
+
+/// The digits HTTP server: a drawing page and a JSON API over one `DigitRecognizer`.
+///
+/// The recognizer (and its model) is not thread-safe, so the server owns it and runs one
+/// prediction at a time behind a lock; decoding and preparing pictures run concurrently.
+public struct DigitsServer: Sendable {
+    /// Where the server listens and what it accepts.
+    public let configuration: ServerConfiguration
+    /// The request counters and latency histograms that `GET /metrics` reports.
+    public let metrics: ServerMetrics
+    let recognizer: SharedRecognizer
+
+    /// A server answering with `recognizer`, which it takes over: do not use it elsewhere afterwards.
+    public init(recognizer: sending DigitRecognizer, configuration: ServerConfiguration = ServerConfiguration()) {
+        self.configuration = configuration
+        self.metrics = ServerMetrics()
+        self.recognizer = SharedRecognizer(recognizer)
+    }
+
+    /// The router with every route and the metrics/error middleware, for embedding or testing.
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: MetricsAndErrorsMiddleware<BasicRequestContext>(metrics: metrics))
+        let handlers = Handlers(configuration: configuration, recognizer: recognizer, metrics: metrics)
+        router.get("/") { _, _ in handlers.indexPage() }
+        router.get("/healthz") { _, _ in handlers.health() }
+        router.get("/metrics") { _, _ in handlers.metricsText() }
+        router.post("/api/predict") { request, _ in await handlers.predict(request) }
+        router.post("/api/read") { request, _ in await handlers.read(request) }
+        return router
+    }
+
+    /// A Hummingbird application bound to `configuration.host:port`; `onServerRunning` receives the
+    /// port actually bound (useful with port 0) once the server accepts connections.
+    public func makeApplication(
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: makeRouter(),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: "digits"
+            ),
+            onServerRunning: { channel in
+                await onServerRunning(channel.localAddress?.port ?? configuration.port)
+            }
+        )
+    }
+
+    /// Runs the server until SIGINT or SIGTERM, then shuts it down gracefully.
+    public func run() async throws {
+        try await makeApplication().runService()
+    }
+}
+
+/// The recognizer behind a lock: `DigitRecognizer` and `Model` are classes with mutable state,
+/// so every use goes through `withRecognizer`, one caller at a time.
+final class SharedRecognizer: @unchecked Sendable {
+    private let lock = NSLock()
+    private let recognizer: DigitRecognizer
+
+    init(_ recognizer: DigitRecognizer) {
+        self.recognizer = recognizer
+    }
+
+    /// The model's architecture name, e.g. "mlp" (immutable, so read without the lock).
+    var modelName: String { recognizer.model.architecture.name }
+
+    /// Runs `body` with exclusive use of the recognizer.
+    func withRecognizer<T>(_ body: (DigitRecognizer) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(recognizer)
+    }
+}

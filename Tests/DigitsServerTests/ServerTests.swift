@@ -1,0 +1,302 @@
+// The server's HTTP behaviour, over a real loopback socket: each test starts the server on 127.0.0.1
+// with a system-chosen port, talks to it with URLSession, and stops it.
+
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import XCTest
+import Digits
+@testable import DigitsServer
+
+/// An HTTP answer: status, Content-Type and body.
+struct HTTPAnswer {
+    var status: Int
+    var contentType: String
+    var body: Data
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+
+    func json() throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: body) as? [String: Any], "not a JSON object: \(text)")
+    }
+}
+
+/// A running server and a client for it.
+struct TestClient {
+    let base: URL
+    let session: URLSession
+
+    func send(_ method: String, _ path: String, body: Data? = nil, contentType: String? = nil) async throws -> HTTPAnswer {
+        var request = URLRequest(url: base.appendingPathComponent(path), timeoutInterval: 10)
+        request.httpMethod = method
+        request.httpBody = body
+        if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+        let session = self.session
+        return try await withCheckedThrowingContinuation { continuation in
+            session.dataTask(with: request) { data, response, error in
+                if let error {
+                    continuation.resume(throwing: error)
+                } else if let http = response as? HTTPURLResponse {
+                    continuation.resume(returning: HTTPAnswer(
+                        status: http.statusCode,
+                        contentType: http.value(forHTTPHeaderField: "Content-Type") ?? "",
+                        body: data ?? Data()))
+                } else {
+                    continuation.resume(throwing: URLError(.badServerResponse))
+                }
+            }.resume()
+        }
+    }
+
+    func get(_ path: String) async throws -> HTTPAnswer { try await send("GET", path) }
+
+    func post(_ path: String, _ body: Data, contentType: String?) async throws -> HTTPAnswer {
+        try await send("POST", path, body: body, contentType: contentType)
+    }
+}
+
+final class ServerTests: XCTestCase {
+    /// Starts a server with an untrained MLP on 127.0.0.1, port 0, runs `body` against it, and stops it.
+    func withServer(maxBodyBytes: Int = 5_000_000,
+                    _ body: (TestClient, DigitsServer) async throws -> Void) async throws {
+        let recognizer = DigitRecognizer(model: Model(architecture: Recipe.mlp.architecture, seed: 1))
+        let server = DigitsServer(recognizer: recognizer,
+                                  configuration: ServerConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes))
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = server.makeApplication(onServerRunning: { port in continuation.yield(port) })
+        let task = Task {
+            defer { continuation.finish() }
+            try await app.run()
+        }
+        // The stream ends without a port if the server fails to start; a watchdog bounds the wait.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(20))
+            continuation.finish()
+        }
+        var iterator = ports.makeAsyncIterator()
+        let port = await iterator.next()
+        watchdog.cancel()
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = 10
+        configuration.timeoutIntervalForResource = 20
+        let session = URLSession(configuration: configuration)
+        do {
+            let port = try XCTUnwrap(port, "the server did not start")
+            try await body(TestClient(base: URL(string: "http://127.0.0.1:\(port)")!, session: session), server)
+        } catch {
+            session.invalidateAndCancel()
+            task.cancel()
+            _ = await task.result
+            throw error
+        }
+        session.invalidateAndCancel()
+        task.cancel()
+        _ = await task.result
+    }
+
+    /// A 56×56 white picture with a dark vertical stroke, roughly a "1".
+    func strokePicture() -> GrayImage {
+        var image = GrayImage(width: 56, height: 56, repeating: 1)
+        for y in 10..<46 { for x in 25..<31 { image[x, y] = 0 } }
+        return image
+    }
+
+    /// Asserts that `answer` has `status` and a JSON body {"error": "..."} mentioning `mentioning`.
+    func assertError(_ answer: HTTPAnswer, _ status: Int, mentioning: String,
+                     file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(answer.status, status, answer.text, file: file, line: line)
+        XCTAssertTrue(answer.contentType.hasPrefix("application/json"), answer.contentType, file: file, line: line)
+        let error = try XCTUnwrap(try answer.json()["error"] as? String, answer.text, file: file, line: line)
+        XCTAssertTrue(error.lowercased().contains(mentioning.lowercased()), "\(error) lacks '\(mentioning)'",
+                      file: file, line: line)
+    }
+
+    /// Checks a prediction body: a digit, ten probabilities summing to 1, three top candidates, a 28x28 PNG.
+    func assertPrediction(_ answer: HTTPAnswer, file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(answer.status, 200, answer.text, file: file, line: line)
+        let json = try answer.json()
+        let probabilities = try XCTUnwrap(json["probabilities"] as? [Double], file: file, line: line)
+        XCTAssertEqual(probabilities.count, 10, file: file, line: line)
+        XCTAssertEqual(probabilities.reduce(0, +), 1, accuracy: 1e-4, file: file, line: line)
+        let digit = try XCTUnwrap(json["digit"] as? Int, file: file, line: line)
+        XCTAssertEqual(probabilities.indices.max { probabilities[$0] < probabilities[$1] }, digit, file: file, line: line)
+        XCTAssertEqual((json["top"] as? [Any])?.count, 3, file: file, line: line)
+        XCTAssertNotNil(json["confident"] as? Bool, file: file, line: line)
+        XCTAssertNotNil(json["probability"] as? Double, file: file, line: line)
+        let base64 = try XCTUnwrap(json["input_png"] as? String, file: file, line: line)
+        let png = try XCTUnwrap(Data(base64Encoded: base64), "input_png is not base64", file: file, line: line)
+        let seen = try ImageDecoder.decode([UInt8](png), source: "input_png")
+        XCTAssertEqual(seen.width, 28, file: file, line: line)
+        XCTAssertEqual(seen.height, 28, file: file, line: line)
+    }
+
+    func testIndexPageHasCanvas() async throws {
+        try await withServer { client, _ in
+            let answer = try await client.get("/")
+            XCTAssertEqual(answer.status, 200)
+            XCTAssertTrue(answer.contentType.hasPrefix("text/html"), answer.contentType)
+            XCTAssertTrue(answer.text.contains("<canvas"))
+            XCTAssertTrue(answer.text.contains("/api/predict"))
+            XCTAssertFalse(answer.text.contains("http://") || answer.text.contains("https://"), "the page must not load anything")
+        }
+    }
+
+    func testHealthz() async throws {
+        try await withServer { client, _ in
+            let answer = try await client.get("/healthz")
+            XCTAssertEqual(answer.status, 200)
+            let json = try answer.json()
+            XCTAssertEqual(json["status"] as? String, "ok")
+            XCTAssertEqual(json["model"] as? String, Recipe.mlp.architecture.name)
+        }
+    }
+
+    func testPredictPNGAndPGM() async throws {
+        try await withServer { client, _ in
+            let picture = strokePicture()
+            try assertPrediction(try await client.post("/api/predict", Data(try picture.pngData()), contentType: "image/png"))
+            try assertPrediction(try await client.post("/api/predict", Data(picture.pgmData()),
+                                                       contentType: "image/x-portable-graymap"))
+            try assertPrediction(try await client.post("/api/predict", Data(picture.pgmData()),
+                                                       contentType: "application/octet-stream"))
+        }
+    }
+
+    func testPredictPixels() async throws {
+        try await withServer { client, _ in
+            var pixels = [Double](repeating: 0, count: 784)
+            for y in 4..<24 { for x in 12..<16 { pixels[y * 28 + x] = 1 } }
+            let body = try JSONSerialization.data(withJSONObject: ["pixels": pixels])
+            let answer = try await client.post("/api/predict", body, contentType: "application/json; charset=utf-8")
+            try assertPrediction(answer)
+            // The picture returned is the one sent.
+            let json = try answer.json()
+            let png = try XCTUnwrap(Data(base64Encoded: try XCTUnwrap(json["input_png"] as? String)))
+            let seen = try ImageDecoder.decode([UInt8](png), source: "input_png")
+            XCTAssertEqual(seen.pixels.map(Double.init), pixels)
+        }
+    }
+
+    func testPredictRejectsBadJSON() async throws {
+        try await withServer { client, _ in
+            try assertError(try await client.post("/api/predict", Data("{\"pixels\": [1, 2".utf8), contentType: "application/json"),
+                            400, mentioning: "JSON")
+            try assertError(try await client.post("/api/predict", Data("{\"pixel\": []}".utf8), contentType: "application/json"),
+                            400, mentioning: "pixels")
+            try assertError(try await client.post("/api/predict", Data("{\"pixels\": \"abc\"}".utf8), contentType: "application/json"),
+                            400, mentioning: "wrong type")
+            let short = try JSONSerialization.data(withJSONObject: ["pixels": [Double](repeating: 0.5, count: 783)])
+            try assertError(try await client.post("/api/predict", short, contentType: "application/json"),
+                            400, mentioning: "783")
+            var high = [Double](repeating: 0, count: 784)
+            high[100] = 1.5
+            try assertError(try await client.post("/api/predict", try JSONSerialization.data(withJSONObject: ["pixels": high]),
+                                                  contentType: "application/json"),
+                            400, mentioning: "[100]")
+            high[100] = -0.25
+            try assertError(try await client.post("/api/predict", try JSONSerialization.data(withJSONObject: ["pixels": high]),
+                                                  contentType: "application/json"),
+                            400, mentioning: "0...1")
+            // NaN is not JSON: a client that writes it anyway gets a 400, not a crash.
+            let nan = "{\"pixels\": [NaN" + String(repeating: ", 0", count: 783) + "]}"
+            try assertError(try await client.post("/api/predict", Data(nan.utf8), contentType: "application/json"),
+                            400, mentioning: "JSON")
+            // A number too large for a Double is refused too.
+            let huge = "{\"pixels\": [1e999" + String(repeating: ", 0", count: 783) + "]}"
+            let answer = try await client.post("/api/predict", Data(huge.utf8), contentType: "application/json")
+            XCTAssertEqual(answer.status, 400, answer.text)
+        }
+    }
+
+    func testPredictRejectsBadPicturesAndTypes() async throws {
+        try await withServer { client, _ in
+            try assertError(try await client.post("/api/predict", Data("this is not a picture".utf8), contentType: "image/png"),
+                            400, mentioning: "request body")
+            try assertError(try await client.post("/api/predict", Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 1, 2, 3]),
+                                                  contentType: "image/png"),
+                            400, mentioning: "PNG")
+            try assertError(try await client.post("/api/predict", Data(), contentType: "image/png"),
+                            400, mentioning: "empty")
+            try assertError(try await client.post("/api/predict", Data("a=1".utf8), contentType: "text/plain"),
+                            415, mentioning: "text/plain")
+            try assertError(try await client.post("/api/read", Data("{}".utf8), contentType: "application/json"),
+                            415, mentioning: "Content-Type")
+            // A blank picture decodes but holds no digit.
+            let blank = GrayImage(width: 40, height: 40, repeating: 1)
+            let answer = try await client.post("/api/predict", Data(try blank.pngData()), contentType: "image/png")
+            XCTAssertEqual(answer.status, 422, answer.text)
+            XCTAssertNotNil(try answer.json()["error"] as? String)
+            // Unknown routes and methods answer with JSON errors too.
+            try assertError(try await client.get("/nope"), 404, mentioning: "not found")
+        }
+    }
+
+    func testOversizedBodyIs413() async throws {
+        try await withServer(maxBodyBytes: 10_000) { client, _ in
+            let big = Data(repeating: 7, count: 20_000)
+            try assertError(try await client.post("/api/predict", big, contentType: "image/png"), 413, mentioning: "10000")
+            // A picture whose header declares more pixels than allowed is refused before decoding.
+            let bomb = Data("P5\n100000 100000\n255\n".utf8) + Data(repeating: 0, count: 100)
+            try assertError(try await client.post("/api/predict", bomb, contentType: "image/x-portable-graymap"),
+                            413, mentioning: "too large")
+            // The server still answers afterwards.
+            let health = try await client.get("/healthz")
+            XCTAssertEqual(health.status, 200)
+        }
+    }
+
+    func testReadTwoStrokes() async throws {
+        try await withServer { client, _ in
+            var image = GrayImage(width: 120, height: 60, repeating: 1)
+            for y in 10..<50 {
+                for x in 25..<31 { image[x, y] = 0 }
+                for x in 85..<91 { image[x, y] = 0 }
+            }
+            let answer = try await client.post("/api/read", Data(try image.pngData()), contentType: "image/png")
+            XCTAssertEqual(answer.status, 200, answer.text)
+            let json = try answer.json()
+            let text = try XCTUnwrap(json["text"] as? String)
+            XCTAssertEqual(text.count, 2)
+            XCTAssertTrue(text.allSatisfy(\.isNumber))
+            XCTAssertEqual((json["digits"] as? [Any])?.count, 2)
+            XCTAssertEqual((json["boxes"] as? [[Int]])?.count, 2)
+        }
+    }
+
+    func testMetricsCountRequests() async throws {
+        try await withServer { client, server in
+            _ = try await client.get("/healthz")
+            _ = try await client.get("/healthz")
+            _ = try await client.post("/api/predict", Data("junk".utf8), contentType: "image/png")
+            _ = try await client.post("/api/predict", Data(try strokePicture().pngData()), contentType: "image/png")
+            _ = try await client.get("/no/such/route")
+            let answer = try await client.get("/metrics")
+            XCTAssertEqual(answer.status, 200)
+            XCTAssertTrue(answer.contentType.hasPrefix("text/plain"), answer.contentType)
+            let text = answer.text
+            XCTAssertTrue(text.contains("# TYPE digits_http_requests_total counter"), text)
+            XCTAssertTrue(text.contains("digits_http_requests_total{route=\"/healthz\",status=\"200\"} 2"), text)
+            XCTAssertTrue(text.contains("digits_http_requests_total{route=\"/api/predict\",status=\"400\"} 1"), text)
+            XCTAssertTrue(text.contains("digits_http_requests_total{route=\"/api/predict\",status=\"200\"} 1"), text)
+            XCTAssertTrue(text.contains("digits_http_requests_total{route=\"other\",status=\"404\"} 1"), text)
+            XCTAssertTrue(text.contains("# TYPE digits_http_request_duration_seconds histogram"), text)
+            XCTAssertTrue(text.contains("digits_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"} 2"), text)
+            XCTAssertTrue(text.contains("digits_http_request_duration_seconds_count{route=\"/api/predict\"} 2"), text)
+            XCTAssertEqual(server.metrics.count(route: "/healthz", status: 200), 2)
+        }
+    }
+
+    func testMetricsHistogramIsCumulative() {
+        let metrics = ServerMetrics()
+        metrics.record(route: "/healthz", status: 200, seconds: 0.0005)
+        metrics.record(route: "/healthz", status: 200, seconds: 0.3)
+        metrics.record(route: "/healthz", status: 200, seconds: 5)
+        let text = metrics.prometheusText()
+        XCTAssertTrue(text.contains("digits_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.001\"} 1"), text)
+        XCTAssertTrue(text.contains("digits_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.5\"} 2"), text)
+        XCTAssertTrue(text.contains("digits_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"1.0\"} 2"), text)
+        XCTAssertTrue(text.contains("digits_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"} 3"), text)
+        XCTAssertTrue(text.contains("digits_http_requests_total{route=\"/healthz\",status=\"200\"} 3"), text)
+    }
+}
