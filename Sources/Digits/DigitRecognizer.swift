@@ -56,11 +56,14 @@ public final class DigitRecognizer {
 
     /// Decodes the picture file at `url` (PNG, JPEG, PGM or PPM), prepares it and classifies it.
     public func recognize(contentsOf url: URL) throws -> Recognition {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
+        try recognize(encoded: Self.readPicture(url), source: url.path)
+    }
+
+    /// The bytes of the picture file at `url`, or an error naming it.
+    static func readPicture(_ url: URL) throws -> [UInt8] {
+        do { return [UInt8](try Data(contentsOf: url)) } catch {
             throw DigitsError.invalidOption("\(url.path): cannot read the picture: \(error.localizedDescription)")
         }
-        return try recognize(encoded: [UInt8](data), source: url.path)
     }
 
     /// Decodes an encoded picture, prepares it and classifies it; `source` names it in errors.
@@ -119,10 +122,6 @@ extension DigitRecognizer {
 
     /// Reads the number on the picture file at `url`.
     public func readNumber(contentsOf url: URL) throws -> NumberReading {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DigitsError.invalidOption("\(url.path): cannot read the picture: \(error.localizedDescription)")
-        }
-        return try readNumber(encoded: [UInt8](data), source: url.path)
+        try readNumber(encoded: Self.readPicture(url), source: url.path)
     }
 }

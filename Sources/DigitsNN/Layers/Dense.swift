@@ -71,7 +71,7 @@ public final class Dense: Layer {
                     y.withUnsafeMutableBufferPointer { py in
                         let (X, W, b, Y) = (px.baseAddress!, pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
                         if sparse {
-                            self.gatherRowNonzeros(X, batch: n)
+                            self.gatherRowNonzeros(X, batch: n, total: nonzeros)
                             self.rowStart.withUnsafeBufferPointer { start in
                                 self.entryOffset.withUnsafeBufferPointer { off in
                                     self.entryValue.withUnsafeBufferPointer { val in
@@ -145,9 +145,8 @@ public final class Dense: Layer {
     }
 
     /// Lists the nonzeros of x [n, inputs] by sample: offsets k·outputs into W and values x[r,k].
-    private func gatherRowNonzeros(_ X: UnsafePointer<Float>, batch n: Int) {
-        var total = 0
-        for i in 0..<(n * inputs) where X[i] != 0 { total += 1 }
+    /// `total` is the number of nonzeros in x, already counted by `forward`.
+    private func gatherRowNonzeros(_ X: UnsafePointer<Float>, batch n: Int, total: Int) {
         if rowStart.count != n + 1 { rowStart = [Int](repeating: 0, count: n + 1) }
         if entryOffset.count < total {
             entryOffset = [Int32](repeating: 0, count: total)
