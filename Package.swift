@@ -9,6 +9,7 @@
 //   DigitsImaging       decoding pictures (PNG, JPEG, PGM/PPM) and preparing them as MNIST digits
 //   Digits              application services: recipes, training runs, metrics, safetensors checkpoints
 //   DigitsExport        models in other formats (ONNX)
+//   DigitsReport        charts drawn to PNG, the HTML model report, layer-by-layer explanations
 //   DigitsServer        the HTTP API and the draw-a-digit page (Hummingbird)
 //   DigitsCLI           the `digits` command: parses options, calls Digits
 import PackageDescription
@@ -80,6 +81,11 @@ let package = Package(
             swiftSettings: unsafeFlagsRelease
         ),
         .target(
+            name: "DigitsReport",
+            dependencies: ["Digits"],
+            swiftSettings: unsafeFlagsRelease
+        ),
+        .target(
             name: "DigitsServer",
             dependencies: ["Digits", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: unsafeFlagsRelease
@@ -89,6 +95,7 @@ let package = Package(
             dependencies: [
                 "Digits",
                 "DigitsExport",
+                "DigitsReport",
                 "DigitsServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -106,5 +113,6 @@ let package = Package(
         .testTarget(name: "DigitsImagingTests", dependencies: ["DigitsImaging"]),
         .testTarget(name: "DigitsExportTests", dependencies: ["DigitsExport"]),
         .testTarget(name: "DigitsServerTests", dependencies: ["DigitsServer"]),
+        .testTarget(name: "DigitsReportTests", dependencies: ["DigitsReport"]),
     ]
 )

@@ -12,6 +12,12 @@ public struct Recognition: Codable, Equatable, Sendable {
         public var digit: Int
         /// Its probability.
         public var probability: Double
+
+        /// A candidate `digit` with its `probability`.
+        public init(digit: Int, probability: Double) {
+            self.digit = digit
+            self.probability = probability
+        }
     }
 
     /// The most probable digit.
@@ -56,7 +62,13 @@ public final class DigitRecognizer {
 
     /// Decodes the picture file at `url` (PNG, JPEG, PGM or PPM), prepares it and classifies it.
     public func recognize(contentsOf url: URL) throws -> Recognition {
-        try recognize(encoded: Self.readPicture(url), source: url.path)
+        recognize(prepared: try prepare(contentsOf: url))
+    }
+
+    /// Decodes the picture file at `url` within this recognizer's limits and prepares it as MNIST was
+    /// prepared: the 28x28 digit the model will see.
+    public func prepare(contentsOf url: URL) throws -> PreparedDigit {
+        try MNISTPreprocessor.prepare(ImageDecoder.decode(Self.readPicture(url), source: url.path, limits: limits))
     }
 
     /// The bytes of the picture file at `url`, or an error naming it.

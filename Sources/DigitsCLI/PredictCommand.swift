@@ -37,8 +37,7 @@ struct PredictCommand: ParsableCommand {
         var failed = false
         for path in images {
             do {
-                let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-                let prepared = try MNISTPreprocessor.prepare(ImageDecoder.decode(bytes, source: path, limits: recognizer.limits))
+                let prepared = try recognizer.prepare(contentsOf: URL(fileURLWithPath: path))
                 try showPrepared(prepared, for: path)
                 let r = recognizer.recognize(prepared: prepared)
                 if json {

@@ -54,6 +54,21 @@ public struct GrayImage: Equatable, Sendable {
         try PNGCodec.encode(self)
     }
 
+    /// One line of characters per row, from " " (intensity 0) through ".:-=+*#%" to "@" (intensity 1), for a
+    /// terminal; MNIST digits (ink bright) come out as ink drawn in heavy characters.
+    public var asciiArt: String {
+        let ramp = Array(" .:-=+*#%@")
+        var lines: [String] = []
+        for y in 0..<height {
+            var line = ""
+            for x in 0..<width {
+                line.append(ramp[min(ramp.count - 1, Int((self[x, y] * Float(ramp.count - 1)).rounded()))])
+            }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+
     /// This picture as a binary PGM (P5) file with maxval 255; the simplest format to open in any viewer.
     public func pgmData() -> [UInt8] {
         Array("P5\n\(width) \(height)\n255\n".utf8) + bytes

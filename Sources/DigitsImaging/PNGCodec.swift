@@ -98,18 +98,27 @@ enum PNGCodec {
 
     /// Encodes `image` as an 8-bit greyscale PNG with png_image_write_to_memory.
     static func encode(_ image: GrayImage) throws -> [UInt8] {
-        guard image.width > 0, image.height > 0 else {
-            throw ImageError.encodingFailed(format: .png, detail: "the picture is \(image.width)x\(image.height)")
+        try encode(width: image.width, height: image.height, format: UInt32(PNG_FORMAT_GRAY), samples: image.bytes)
+    }
+
+    /// Encodes `image` as an 8-bit RGB PNG.
+    static func encode(_ image: RGBImage) throws -> [UInt8] {
+        try encode(width: image.width, height: image.height, format: UInt32(PNG_FORMAT_RGB), samples: image.samples)
+    }
+
+    /// Encodes 8-bit `samples` (row-major, channels as `format` says) as a PNG file: libpng's simplified
+    /// API measures the output first, then writes it.
+    private static func encode(width: Int, height: Int, format: UInt32, samples: [UInt8]) throws -> [UInt8] {
+        guard width > 0, height > 0 else {
+            throw ImageError.encodingFailed(format: .png, detail: "the picture is \(width)x\(height)")
         }
         var png = png_image()
         png.version = UInt32(PNG_IMAGE_VERSION)
-        png.width = UInt32(image.width)
-        png.height = UInt32(image.height)
-        png.format = UInt32(PNG_FORMAT_GRAY)
-        let pixels = image.bytes
+        png.width = UInt32(width)
+        png.height = UInt32(height)
+        png.format = format
         var size: png_alloc_size_t = 0
-        // First call measures, second writes.
-        let measured = pixels.withUnsafeBytes { raw in
+        let measured = samples.withUnsafeBytes { raw in
             png_image_write_to_memory(&png, nil, &size, 0, raw.baseAddress, 0, nil)
         }
         guard measured != 0, size > 0 else {
@@ -119,7 +128,7 @@ enum PNGCodec {
         }
         var out = [UInt8](repeating: 0, count: Int(size))
         let written = out.withUnsafeMutableBytes { dst in
-            pixels.withUnsafeBytes { raw in
+            samples.withUnsafeBytes { raw in
                 png_image_write_to_memory(&png, dst.baseAddress, &size, 0, raw.baseAddress, 0, nil)
             }
         }

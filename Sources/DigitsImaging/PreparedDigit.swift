@@ -48,20 +48,8 @@ public struct PreparedDigit: Equatable, Sendable {
         GrayImage(width: Self.side, height: Self.side, pixels: pixels)
     }
 
-    /// 28 lines of 28 characters, from " " (no ink) through ".:-=+*#%" to "@" (full ink), for a terminal.
-    public var asciiArt: String {
-        let ramp = Array(" .:-=+*#%@")
-        var lines: [String] = []
-        for y in 0..<Self.side {
-            var line = ""
-            for x in 0..<Self.side {
-                let v = min(max(pixels[y * Self.side + x], 0), 1)
-                line.append(ramp[min(ramp.count - 1, Int((v * Float(ramp.count - 1)).rounded()))])
-            }
-            lines.append(line)
-        }
-        return lines.joined(separator: "\n")
-    }
+    /// 28 lines of 28 characters for a terminal, ink drawn dark-to-heavy (see `GrayImage.asciiArt`).
+    public var asciiArt: String { image.asciiArt }
 
     /// The 28×28 digit as an 8-bit greyscale PNG file (ink white on black), for `--show-input`.
     public func pngData() throws -> [UInt8] {

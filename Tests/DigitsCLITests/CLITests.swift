@@ -137,4 +137,35 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0)
         for name in ["linear-svm", "mlp-sigmoid", "mlp"] { XCTAssertTrue(r.out.contains(name)) }
     }
+
+    func testReportInspectAndExplain() throws {
+        let model = directory.appendingPathComponent("svm.safetensors").path
+        let train = try digits(["train", "--model", "linear-svm", "--epochs", "1", "--quiet", "--data", dataDirectory, "--output", model])
+        XCTAssertEqual(train.status, 0, train.err)
+
+        let report = try digits(["report", model, "--output", "r.html", "--png", "charts", "--gallery", "5", "--data", dataDirectory])
+        XCTAssertEqual(report.status, 0, report.err)
+        XCTAssertTrue(report.out.contains("r.html: report on linear-svm, test accuracy "), report.out)
+        let html = try String(contentsOf: directory.appendingPathComponent("r.html"), encoding: .utf8)
+        XCTAssertEqual(html.components(separatedBy: "<img class=\"chart\"").count - 1, 5)
+        let charts = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("charts").path).sorted()
+        XCTAssertEqual(charts, ["accuracy.png", "confusion.png", "loss.png", "misclassified.png", "weights.png"])
+
+        let inspect = try digits(["inspect", "--index", "1", "--data", dataDirectory])
+        XCTAssertEqual(inspect.status, 0, inspect.err)
+        XCTAssertTrue(inspect.out.hasPrefix("test image 1: label 2\n"), inspect.out)
+        XCTAssertTrue(inspect.out.contains("@"), inspect.out)
+        let outside = try digits(["inspect", "--index", "60000", "--split", "train", "--data", dataDirectory])
+        XCTAssertNotEqual(outside.status, 0)
+        XCTAssertTrue(outside.err.contains("0 to 59999"), outside.err)
+
+        let explain = try digits(["explain", model, "--index", "0", "--output", "e.png", "--data", dataDirectory])
+        XCTAssertEqual(explain.status, 0, explain.err)
+        XCTAssertTrue(explain.out.contains("Dense(784→10)"), explain.out)
+        XCTAssertTrue(explain.out.contains("answer: "), explain.out)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("e.png").path))
+        let neither = try digits(["explain", model])
+        XCTAssertNotEqual(neither.status, 0)
+        XCTAssertTrue(neither.err.contains("either a picture or --index"), neither.err)
+    }
 }
