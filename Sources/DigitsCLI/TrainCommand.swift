@@ -21,7 +21,7 @@ struct TrainCommand: ParsableCommand {
     var optimizer: String?
     @Option(name: .long, help: "Learning rate (default: the recipe's).")
     var lr: Float?
-    @Option(name: .long, help: "Learning-rate schedule: constant, cosine or step:EVERY:FACTOR (default: the recipe's).")
+    @Option(name: .long, help: "Learning-rate schedule: constant, cosine, step:EVERY:FACTOR or one-cycle[:WARMUP] (default: the recipe's).")
     var schedule: String?
     @Option(name: .long, help: "L2 penalty λ on the weights (default: the recipe's).")
     var l2: Float?
@@ -54,7 +54,7 @@ struct TrainCommand: ParsableCommand {
         if let l2 { recipe.options.l2 = l2 }
         if let schedule {
             guard let parsed = LearningRateSchedule(parsing: schedule) else {
-                throw ValidationError("--schedule '\(schedule)' is not constant, cosine or step:EVERY:FACTOR (e.g. step:3:0.1)")
+                throw ValidationError("--schedule '\(schedule)' is not constant, cosine, step:EVERY:FACTOR (e.g. step:3:0.1) or one-cycle[:WARMUP] (e.g. one-cycle:0.3)")
             }
             recipe.options.schedule = parsed
         }

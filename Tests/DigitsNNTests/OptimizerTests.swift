@@ -91,4 +91,20 @@ final class ScheduleTests: XCTestCase {
         XCTAssertNil(LearningRateSchedule(parsing: "step:0:0.1"))
         XCTAssertNil(LearningRateSchedule(parsing: "warm"))
     }
+
+    func testOneCycleWarmsUpThenAnneals() {
+        let cycle = LearningRateSchedule.oneCycle(warmup: 0.2)
+        func rate(_ t: Int) -> Float { cycle.rate(base: 1, step: t, totalSteps: 100, epoch: 1) }
+        XCTAssertEqual(rate(0), 1.0 / 25, accuracy: 1e-6)
+        XCTAssertEqual(rate(10), 1.0 / 25 + (1 - 1.0 / 25) * 0.5, accuracy: 1e-6)   // halfway up
+        XCTAssertEqual(rate(20), 1, accuracy: 1e-6)                                  // the peak
+        XCTAssertEqual(rate(60), 0.5, accuracy: 1e-6)                                // halfway down the cosine
+        XCTAssertEqual(rate(100), 0, accuracy: 1e-6)
+        for t in 0..<20 { XCTAssertLessThan(rate(t), rate(t + 1)) }
+        for t in 20..<100 { XCTAssertGreaterThan(rate(t), rate(t + 1)) }
+        XCTAssertEqual(LearningRateSchedule(parsing: "one-cycle"), .oneCycle(warmup: 0.3))
+        XCTAssertEqual(LearningRateSchedule(parsing: "one-cycle:0.1"), .oneCycle(warmup: 0.1))
+        XCTAssertNil(LearningRateSchedule(parsing: "one-cycle:1"))
+        XCTAssertNil(LearningRateSchedule(parsing: "one-cycle:x"))
+    }
 }
