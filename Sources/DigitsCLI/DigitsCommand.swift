@@ -9,5 +9,5 @@ struct DigitsCommand: AsyncParsableCommand {
         commandName: "digits",
         abstract: "Handwritten digit recognition: train, evaluate and use models on MNIST-style data.",
         subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ReadCommand.self, SummaryCommand.self, InfoCommand.self, ModelsCommand.self, ExportCommand.self, ServeCommand.self, DownloadCommand.self,
-                      ReportCommand.self, InspectCommand.self, ExplainCommand.self])
+                      ReportCommand.self, InspectCommand.self, ExplainCommand.self, EnsembleCommand.self])
 }

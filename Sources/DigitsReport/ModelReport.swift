@@ -147,18 +147,6 @@ public struct ModelReport: Sendable {
     }
 }
 
-extension Model {
-    /// Class probabilities for every sample of `data`, row-major: `count × classes` values.
-    public func probabilities(of data: LabeledImages, batchSize: Int = 1000) -> [Float] {
-        var out = [Float]()
-        out.reserveCapacity(data.count * classes)
-        for batch in miniBatches(Array(0..<data.count), size: batchSize) {
-            out += probabilities(data.inputs(batch, encoding: architecture.encoding)).storage
-        }
-        return out
-    }
-}
-
 /// Writes `bytes` to `url` atomically, reporting failure as `DigitsError.unwritableOutput`.
 func writeAtomically(_ bytes: [UInt8], to url: URL) throws {
     do {
