@@ -118,7 +118,7 @@ public struct Recipe: Sendable {
     public var options: TrainingOptions
 
     /// The names of every recipe, in reading order.
-    public static let names = ["linear-svm", "mlp-sigmoid", "mlp", "cnn", "lenet5"]
+    public static let names = ["linear-svm", "mlp-sigmoid", "mlp", "cnn", "lenet5", "alexnet"]
 
     /// The recipe called `name`; throws listing the known names if there is none.
     public static func named(_ name: String) throws -> Recipe {
@@ -128,6 +128,7 @@ public struct Recipe: Sendable {
         case "mlp": return mlp
         case "cnn": return cnn
         case "lenet5": return lenet5
+        case "alexnet": return alexnet
         default:
             throw DigitsError.invalidOption("unknown model '\(name)'; known models: \(names.joined(separator: ", "))")
         }
@@ -211,5 +212,27 @@ public struct Recipe: Sendable {
                                    output: .softmax, encoding: InputEncoding(normalize: true, layout: .image),
                                    initializer: .heNormal),
         options: TrainingOptions(epochs: 10, batchSize: 64, optimizer: .adam, learningRate: 0.001,
+                                 loss: .crossEntropy, l2: 0, seed: 1, shuffle: true, schedule: .cosine))
+
+    /// `alexnet`: AlexNet's shape — five convolutions with ReLU, three max-pools, three fully connected layers
+    /// with dropout — scaled to 28x28 grey digits: 3x3 convolutions with 32, 64, 96, 96 and 64 maps (pooling
+    /// after the first, second and fifth: 28 → 14 → 7 → 3), then 576 → 512 → 256 → 10 with dropout 0.5
+    /// before each of the last two; Adam, batch 64, 4 epochs, cosine-annealed learning rate.
+    public static let alexnet = Recipe(
+        architecture: Architecture(name: "alexnet",
+                                   layers: [.conv2d(inputChannels: 1, outputChannels: 32, kernel: 3, padding: .same), .relu,
+                                            .maxPool2d(kernel: 2, stride: 2),
+                                            .conv2d(inputChannels: 32, outputChannels: 64, kernel: 3, padding: .same), .relu,
+                                            .maxPool2d(kernel: 2, stride: 2),
+                                            .conv2d(inputChannels: 64, outputChannels: 96, kernel: 3, padding: .same), .relu,
+                                            .conv2d(inputChannels: 96, outputChannels: 96, kernel: 3, padding: .same), .relu,
+                                            .conv2d(inputChannels: 96, outputChannels: 64, kernel: 3, padding: .same), .relu,
+                                            .maxPool2d(kernel: 2, stride: 2),
+                                            .flatten, .dense(inputs: 64 * 3 * 3, outputs: 512), .relu, .dropout(rate: 0.5),
+                                            .dense(inputs: 512, outputs: 256), .relu, .dropout(rate: 0.5),
+                                            .dense(inputs: 256, outputs: 10)],
+                                   output: .softmax, encoding: InputEncoding(normalize: true, layout: .image),
+                                   initializer: .heNormal),
+        options: TrainingOptions(epochs: 4, batchSize: 64, optimizer: .adam, learningRate: 0.001,
                                  loss: .crossEntropy, l2: 0, seed: 1, shuffle: true, schedule: .cosine))
 }

@@ -94,6 +94,17 @@ final class TrainingTests: XCTestCase {
         let mlp = Model(architecture: Recipe.mlp.architecture, seed: 1)
         XCTAssertEqual(mlp.network.parameterCount, 784 * 512 + 512 + 512 * 10 + 10)
         XCTAssertTrue(mlp.summaryText().contains("total parameters: 407050"))
+        // AlexNet's shape for 28x28: five convolutions, three pools (28 → 14 → 7 → 3), three dense layers.
+        let alexnet = Model(architecture: try! Recipe.named("alexnet").architecture, seed: 1)
+        let shapes = alexnet.summary().map(\.outputShape)
+        XCTAssertEqual(shapes[2], [32, 14, 14])
+        XCTAssertEqual(shapes[5], [64, 7, 7])
+        XCTAssertEqual(shapes[12], [64, 3, 3])
+        XCTAssertEqual(shapes.last, [10])
+        XCTAssertEqual(alexnet.summary().filter { $0.layer.hasPrefix("Conv2D") }.count, 5)
+        XCTAssertEqual(alexnet.summary().filter { $0.layer.hasPrefix("MaxPool2D") }.count, 3)
+        XCTAssertEqual(alexnet.summary().filter { $0.layer.hasPrefix("Dropout") }.count, 2)
+        XCTAssertEqual(alexnet.network.parameterCount, 641_930)
     }
 
     func testHiddenUnits() throws {
