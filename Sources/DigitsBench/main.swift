@@ -24,7 +24,7 @@ func sgemmRate(m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Boo
         for _ in 0..<calls {
             if library {
                 BLAS.libraryGEMM(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                                 a: a, lda: transposeA ? m : k, b: b, ldb: transposeB ? k : n, c: &c, ldc: n, threads: threads)
+                                 a: a, lda: transposeA ? m : k, b: b, ldb: transposeB ? k : n, c: &c, ldc: n, threads: BLAS.threads)
             } else {
                 BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                           a: a, lda: transposeA ? m : k, b: b, ldb: transposeB ? k : n, c: &c, ldc: n)
@@ -35,10 +35,83 @@ func sgemmRate(m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Boo
     return 2 * Double(m * n * k) / best / 1e9
 }
 
-let arguments = CommandLine.arguments.dropFirst()
-let epochs = arguments.first.flatMap(Int.init) ?? 5
-let threads = ProcessInfo.processInfo.activeProcessorCount
+/// The peak resident memory of this process so far (VmHWM), in MB; nil where /proc is missing.
+func peakResidentMB() -> Double? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kB = Double(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+    return kB / 1024
+}
+
+/// The median of `values`.
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.isEmpty ? .nan : (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2
+}
+
+/// `digits-bench infer MODEL [--threads N]`: batched throughput over the test set (batches of 1000, best of 5),
+/// the median time for one prepared 28x28 image through the model, and the median time from a 640x480 PNG
+/// photo's bytes to the answer, preprocessing included.
+func inferenceBenchmark(modelPath: String, data: MNIST) throws {
+    let recognizer = try DigitRecognizer(contentsOf: URL(fileURLWithPath: modelPath))
+    let model = recognizer.model
+    let test = data.test
+    let accuracy = try Evaluation.run(model, on: test).accuracy
+    var best = Double.infinity
+    for _ in 0..<5 {
+        let t0 = now()
+        for batch in miniBatches(Array(0..<test.count), size: 1000) {
+            _ = model.probabilities(test.inputs(batch, encoding: model.architecture.encoding))
+        }
+        best = min(best, now() - t0)
+    }
+    let images = test.inputs(0..<2000, encoding: InputEncoding())
+    for i in 0..<200 { _ = recognizer.recognize(pixels: Array(images.storage[(i * 784)..<((i + 1) * 784)])) }
+    var single: [Double] = []
+    for i in 0..<2000 {
+        let pixels = Array(images.storage[(i * 784)..<((i + 1) * 784)])
+        let t0 = now()
+        _ = recognizer.recognize(pixels: pixels)
+        single.append(now() - t0)
+    }
+    // A 640x480 photo: dark ink (a test digit scaled up 12x) on light, slightly uneven paper.
+    var photo = GrayImage(width: 640, height: 480, repeating: 0.9)
+    for y in 0..<480 { for x in 0..<640 { photo[x, y] = 0.85 + 0.1 * Float(x) / 640 } }
+    let digit = test.pixels(of: 0).map { Float($0) / 255 }
+    for y in 0..<336 { for x in 0..<336 where digit[(y / 12) * 28 + x / 12] > 0 {
+        photo[150 + x, 70 + y] = min(photo[150 + x, 70 + y], 1 - digit[(y / 12) * 28 + x / 12])
+    } }
+    let png = try photo.pngData()
+    var fromPhoto: [Double] = []
+    for i in 0..<60 {
+        let t0 = now()
+        _ = try recognizer.recognize(encoded: png, source: "photo.png")
+        if i >= 10 { fromPhoto.append(now() - t0) }
+    }
+    print("infer \(model.architecture.name) (\(modelPath)): " + String(format: "%.0f images/s in batches of 1000 (test accuracy %.2f%%); "
+                 + "one prepared image %.1f us (median of 2000); a 640x480 PNG photo to the answer %.2f ms (median of 50, preprocessing included)",
+                 Double(test.count) / best, accuracy * 100, median(single) * 1e6, median(fromPhoto) * 1e3))
+    print(String(format: "RESULT digits-infer images_per_second=%.0f latency_us=%.1f photo_ms=%.2f accuracy=%.4f",
+                 Double(test.count) / best, median(single) * 1e6, median(fromPhoto) * 1e3, accuracy))
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+var threads = ProcessInfo.processInfo.activeProcessorCount
+if let i = arguments.firstIndex(of: "--threads"), i + 1 < arguments.count, let n = Int(arguments[i + 1]), n >= 1 {
+    threads = n
+    arguments.removeSubrange(i...(i + 1))
+}
 BLAS.setThreads(threads)
+if arguments.first == "infer" {
+    guard arguments.count == 2 else {
+        FileHandle.standardError.write(Data("usage: digits-bench infer MODEL.safetensors [--threads N]\n".utf8))
+        exit(2)
+    }
+    try inferenceBenchmark(modelPath: arguments[1],
+                           data: try MNIST.load(DataLocator.locate(explicit: ProcessInfo.processInfo.environment["DIGITS_DATA"]).files))
+    exit(0)
+}
+let epochs = arguments.first.flatMap(Int.init) ?? 5
 
 let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
     .split(separator: "\n").first { $0.hasPrefix("model name") }?
@@ -69,3 +142,4 @@ let gflops = flops / seconds / 1e9
 print(String(format: "mlp %d epochs: %.2f s training, %.0f samples/s, %.1f GFLOP/s = %.0f%% of sgemm 2048³, %.0f%% of sgemm at the MLP's shapes (dense floor %.2f s); test accuracy %.2f%%",
              epochs, seconds, samples / seconds, gflops, 100 * gflops / big, 100 * gflops / shapes, flops / shapes / 1e9,
              100 * (history.last?.testAccuracy ?? 0)))
+if let peak = peakResidentMB() { print(String(format: "peak resident memory: %.0f MB", peak)) }

@@ -125,12 +125,12 @@ extension LabeledImages {
         let scale = encoding.normalize ? 1 / InputEncoding.mnistStd : 1
         images.withUnsafeBufferPointer { src in
             x.withUnsafeMutableBufferPointer { dst in
-                let source = Unchecked(src.baseAddress!), target = Unchecked(dst.baseAddress!)
+                let source = src.baseAddress!, target = dst.baseAddress!
                 Parallel.forEachRange(order.count, workPerItem: size * 24) { range in
                     for k in range {
                         let sample = order[k]
-                        let out = target.value + k * size
-                        Augmentation.warp(source.value + sample * size, rows: rows, columns: columns,
+                        let out = target + k * size
+                        Augmentation.warp(source + sample * size, rows: rows, columns: columns,
                                           by: augmentation.transform(seed: seed, epoch: epoch, sample: sample), into: out)
                         if encoding.normalize { for i in 0..<size { out[i] = (out[i] - mean) * scale } }
                     }

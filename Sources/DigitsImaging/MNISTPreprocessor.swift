@@ -83,17 +83,16 @@ public enum MNISTPreprocessor {
         let n = w * h
 
         // 2. Polarity from the border's median against the picture's 1st and 99th percentiles.
-        let sorted = g.sorted()
-        let p01 = sorted[Int(0.01 * Double(n - 1))], p99 = sorted[Int(0.99 * Double(n - 1))]
-        let contrast = sorted[n - 1] - sorted[0]
+        let stats = Filters.orderStatistics(g, ranks: [0, Int(0.01 * Double(n - 1)), Int(0.99 * Double(n - 1)), n - 1])
+        let p01 = stats[1], p99 = stats[2]
+        let contrast = stats[3] - stats[0]
         guard contrast >= 0.08 else { throw noInk(contrast) }
         let ring = max(1, min(w, h) / 20)
         var border: [Float] = []
         for y in 0..<h {
             for x in 0..<w where x < ring || y < ring || x >= w - ring || y >= h - ring { border.append(g[y * w + x]) }
         }
-        border.sort()
-        let borderMedian = border[border.count / 2]
+        let borderMedian = Filters.orderStatistics(border, ranks: [border.count / 2])[0]
         let inverted = borderMedian > (p01 + p99) / 2
         let ink = inverted ? g.map { 1 - $0 } : g
 
@@ -262,31 +261,76 @@ enum Filters {
         return pass(rows, h, w) { line, i in i * w + line }
     }
 
-    /// The minimum (or maximum) over a (2·radius+1)² window, edges clipped; separable.
+    /// The minimum (or maximum) over a (2·radius+1)² window, edges clipped; separable: along the rows, then
+    /// along the columns (as rows of the transposed picture).
     static func rank(_ a: [Float], _ w: Int, _ h: Int, radius: Int, max useMax: Bool) -> [Float] {
-        var rows = a
-        for y in 0..<h {
-            for x in 0..<w {
-                var m = a[y * w + x]
-                for i in max(0, x - radius)...min(w - 1, x + radius) {
-                    let v = a[y * w + i]
-                    m = useMax ? Swift.max(m, v) : Swift.min(m, v)
-                }
-                rows[y * w + x] = m
+        let rows = useMax ? runningExtreme(a, length: w, lines: h, radius: radius, by: Swift.max)
+                          : runningExtreme(a, length: w, lines: h, radius: radius, by: Swift.min)
+        let t = transposed(rows, w, h)
+        let columns = useMax ? runningExtreme(t, length: h, lines: w, radius: radius, by: Swift.max)
+                             : runningExtreme(t, length: h, lines: w, radius: radius, by: Swift.min)
+        return transposed(columns, h, w)
+    }
+
+    /// For each line of `length` values, the extreme (`pick` is min or max) over the window [i − r, i + r]
+    /// clipped to the line, in three comparisons per value whatever the radius (van Herk / Gil–Werman):
+    /// the line is cut into blocks of k = 2r + 1; g holds each block's running extreme from its start, h from
+    /// its end; a window spanning two blocks is pick(h[lo], g[hi]), one inside a block is g[hi] or h[lo].
+    static func runningExtreme(_ a: [Float], length: Int, lines: Int, radius r: Int,
+                               by pick: (Float, Float) -> Float) -> [Float] {
+        let k = 2 * r + 1
+        var out = a
+        var g = [Float](repeating: 0, count: length), h = [Float](repeating: 0, count: length)
+        for line in 0..<lines {
+            let base = line * length
+            var start = 0
+            while start < length {
+                let end = min(start + k, length) - 1
+                g[start] = a[base + start]
+                if end > start { for i in (start + 1)...end { g[i] = pick(g[i - 1], a[base + i]) } }
+                h[end] = a[base + end]
+                if end > start { for i in stride(from: end - 1, through: start, by: -1) { h[i] = pick(h[i + 1], a[base + i]) } }
+                start += k
             }
-        }
-        var out = rows
-        for y in 0..<h {
-            for x in 0..<w {
-                var m = rows[y * w + x]
-                for j in max(0, y - radius)...min(h - 1, y + radius) {
-                    let v = rows[j * w + x]
-                    m = useMax ? Swift.max(m, v) : Swift.min(m, v)
+            for i in 0..<length {
+                let lo = max(0, i - r), hi = min(length - 1, i + r)
+                if lo / k == hi / k {
+                    out[base + i] = lo % k == 0 ? g[hi] : h[lo]   // a clipped window touching its block's start or end
+                } else {
+                    out[base + i] = pick(h[lo], g[hi])
                 }
-                out[y * w + x] = m
             }
         }
         return out
+    }
+
+    /// The `w × h` row-major picture `a` as an `h × w` one (rows become columns).
+    static func transposed(_ a: [Float], _ w: Int, _ h: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: w * h)
+        for y in 0..<h { for x in 0..<w { out[x * h + y] = a[y * w + x] } }
+        return out
+    }
+
+    /// The values of `a` that would sit at each of `ranks` (0-based) were `a` sorted ascending, by
+    /// quickselect on one copy: expected linear time instead of a full sort.
+    static func orderStatistics(_ a: [Float], ranks: [Int]) -> [Float] {
+        var v = a
+        return ranks.map { rank in
+            var lo = 0, hi = v.count - 1
+            while lo < hi {
+                // Median of three as the pivot, then Hoare partition.
+                let mid = lo + (hi - lo) / 2
+                let pivot = Swift.max(Swift.min(v[lo], v[mid]), Swift.min(Swift.max(v[lo], v[mid]), v[hi]))
+                var i = lo, j = hi
+                while i <= j {
+                    while v[i] < pivot { i += 1 }
+                    while v[j] > pivot { j -= 1 }
+                    if i <= j { v.swapAt(i, j); i += 1; j -= 1 }
+                }
+                if rank <= j { hi = j } else if rank >= i { lo = i } else { break }
+            }
+            return v[rank]
+        }
     }
 
     /// Otsu's threshold: the level in [0, maximum] that maximises the between-class variance (256 bins).
