@@ -26,7 +26,7 @@ public final class ReLU: Layer {
         var dx = g
         output.withUnsafeBufferPointer { y in
             dx.withUnsafeMutableBufferPointer { d in
-                for i in d.indices where y[i] <= 0 { d[i] = 0 }  // ∂y/∂x = 1 if x > 0 else 0
+                for i in d.indices { d[i] = y[i] > 0 ? d[i] : 0 }  // ∂y/∂x = 1 if x > 0 else 0 (a select: vectorises)
             }
         }
         return dx

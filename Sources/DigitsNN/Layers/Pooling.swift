@@ -50,21 +50,27 @@ public final class MaxPool2D: Layer {
         x.withUnsafeBufferPointer { px in
             y.withUnsafeMutableBufferPointer { py in
                 argmax.withUnsafeMutableBufferPointer { pa in
-                    let (x, y, at) = (px.baseAddress!, py.baseAddress!, pa.baseAddress)
+                    let (x, y) = (px.baseAddress!, py.baseAddress!)
+                    let at = remember ? pa.baseAddress : nil
                     Parallel.forEachRange(planes, workPerItem: OH * OW * K * K) { range in
                         for plane in range {
                             let image = x + plane * H * W, out = plane * OH * OW
                             for i in 0..<OH {
                                 for j in 0..<OW {
                                     var best = i * S * W + j * S                          // window's top-left
+                                    var bestValue = image[best]
                                     for p in 0..<K {
                                         let row = (i * S + p) * W + j * S
-                                        for q in 0..<K where image[row + q] > image[best] {
-                                            best = row + q                                // a strictly larger value: the first max wins ties
+                                        for q in 0..<K {
+                                            // A strictly larger value wins, so the first maximum wins ties;
+                                            // selects rather than branches, as the comparisons are unpredictable.
+                                            let v = image[row + q], larger = v > bestValue
+                                            bestValue = larger ? v : bestValue
+                                            best = larger ? row + q : best
                                         }
                                     }
-                                    y[out + i * OW + j] = image[best]                     // y = max of the window
-                                    if remember { at![out + i * OW + j] = Int32(best) }
+                                    y[out + i * OW + j] = bestValue                       // y = max of the window
+                                    if let at { at[out + i * OW + j] = Int32(best) }
                                 }
                             }
                         }
