@@ -19,6 +19,18 @@ public struct Tensor: Equatable, Sendable {
         self.storage = [Float](repeating: value, count: shape.reduce(1, *))
     }
 
+    /// A tensor of the given shape whose every element `fill` writes: it receives the uninitialised storage
+    /// and must set all of it. Saves the zero-fill of `init(shape:repeating:)` for outputs computed in full.
+    public init(shape: [Int], fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in \(shape)")
+        let count = shape.reduce(1, *)
+        self.shape = shape
+        self.storage = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            fill(buffer)
+            initialized = count
+        }
+    }
+
     /// A tensor of the given shape holding `values` in row-major order.
     public init(shape: [Int], values: [Float]) {
         precondition(shape.reduce(1, *) == values.count,

@@ -14,22 +14,24 @@ public final class ReLU: Layer {
     public func outputShape(for inputShape: [Int]) -> [Int] { inputShape }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-        var y = x
-        y.withUnsafeMutableBufferPointer { p in
-            for i in p.indices { p[i] = max(p[i], 0) }          // y = max(0, x)
+        let y = x.withUnsafeBufferPointer { p in
+            Tensor(shape: x.shape) { out in
+                for i in out.indices { out[i] = max(p[i], 0) }   // y = max(0, x)
+            }
         }
         if mode == .training { output = y }
         return y
     }
 
     public func backward(_ g: Tensor, needsInputGradient: Bool) -> Tensor {
-        var dx = g
-        output.withUnsafeBufferPointer { y in
-            dx.withUnsafeMutableBufferPointer { d in
-                for i in d.indices { d[i] = y[i] > 0 ? d[i] : 0 }  // ∂y/∂x = 1 if x > 0 else 0 (a select: vectorises)
+        precondition(g.shape == output.shape, "ReLU.backward: gradient \(g.shape) does not match the last output \(output.shape)")
+        return output.withUnsafeBufferPointer { y in
+            g.withUnsafeBufferPointer { dy in
+                Tensor(shape: g.shape) { dx in
+                    for i in dx.indices { dx[i] = y[i] > 0 ? dy[i] : 0 }  // ∂y/∂x = 1 if x > 0 else 0 (a select: vectorises)
+                }
             }
         }
-        return dx
     }
 }
 
