@@ -59,11 +59,43 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(Double(p.value.storage[0]), expected, accuracy: 1e-5)
     }
 
+    func testAdamWDecaysWeightsButNotBiases() {
+        let w = parameter([2], gradient: [0.5])
+        let b = Parameter(name: "b", value: Tensor(shape: [1], values: [2]), decays: false)
+        b.gradient = Tensor(shape: [1], values: [0.5])
+        AdamW(learningRate: 0.1, weightDecay: 0.5).step([w, b])
+        // Decay first: 2·(1 − 0.1·0.5) = 1.9; then Adam's first step moves by η·m̂/(√v̂ + ε) = 0.1.
+        XCTAssertEqual(w.value.storage[0], 1.8, accuracy: 1e-6)
+        XCTAssertEqual(b.value.storage[0], 1.9, accuracy: 1e-6)    // no decay on a bias
+        // With λ = 0 AdamW is Adam.
+        let p = parameter([1], gradient: [0.5]), q = parameter([1], gradient: [0.5])
+        let adamW = AdamW(learningRate: 0.1, weightDecay: 0), adam = Adam(learningRate: 0.1)
+        for g: Float in [0.5, -1, 0.25] {
+            p.gradient = Tensor(shape: [1], values: [g]); q.gradient = Tensor(shape: [1], values: [g])
+            adamW.step([p]); adam.step([q])
+        }
+        XCTAssertEqual(p.value.storage[0], q.value.storage[0], accuracy: 1e-7)
+    }
+
+    func testAdadelta() {
+        let p = parameter([1], gradient: [2])
+        let opt = Adadelta(learningRate: 1, rho: 0.9, epsilon: 1e-6)
+        opt.step([p])
+        // s = 0.1·4 = 0.4;  Δ = √(1e-6)/√(0.4 + 1e-6)·2;  u = 0.1·Δ²;  w = 1 − Δ
+        let delta1 = (1e-6 as Double).squareRoot() / (0.4 + 1e-6).squareRoot() * 2
+        XCTAssertEqual(Double(p.value.storage[0]), 1 - delta1, accuracy: 1e-7)
+        opt.step([p])
+        // s = 0.36 + 0.4 = 0.76;  Δ = √(0.1Δ₁² + 1e-6)/√(0.76 + 1e-6)·2
+        let delta2 = (0.1 * delta1 * delta1 + 1e-6).squareRoot() / (0.76 + 1e-6).squareRoot() * 2
+        XCTAssertEqual(Double(p.value.storage[0]), 1 - delta1 - delta2, accuracy: 1e-7)
+    }
+
     /// Gradient descent on a convex bowl reaches its minimum with every optimizer.
     func testEveryOptimizerMinimisesAQuadratic() {
         let optimizers: [Optimizer] = [SGD(learningRate: 0.1), SGD(learningRate: 0.05, momentum: 0.9),
                                        SGD(learningRate: 0.05, momentum: 0.9, nesterov: true),
-                                       RMSprop(learningRate: 0.01), Adam(learningRate: 0.05)]
+                                       RMSprop(learningRate: 0.01), Adam(learningRate: 0.05),
+                                       AdamW(learningRate: 0.05, weightDecay: 0), Adadelta(learningRate: 1, epsilon: 1e-3)]
         for opt in optimizers {
             let p = parameter([3, -2], gradient: [0, 0])
             for _ in 0..<500 {
