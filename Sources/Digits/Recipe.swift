@@ -48,6 +48,10 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
     case rmsprop
     /// Adam, β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
     case adam
+    /// AdamW: Adam with decoupled weight decay λ = 0.01.
+    case adamw
+    /// Adadelta, ρ = 0.9, ε = 1e-6 (the learning rate scales its steps; 1 is the paper's).
+    case adadelta
 
     /// The optimizer object with step size η.
     public func makeOptimizer(learningRate: Float) -> Optimizer {
@@ -57,6 +61,8 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
         case .nesterov: return SGD(learningRate: learningRate, momentum: 0.9, nesterov: true)
         case .rmsprop: return RMSprop(learningRate: learningRate, rho: 0.9, epsilon: 1e-7)
         case .adam: return Adam(learningRate: learningRate)
+        case .adamw: return AdamW(learningRate: learningRate)
+        case .adadelta: return Adadelta(learningRate: learningRate)
         }
     }
 }
