@@ -91,7 +91,6 @@ public struct Augmentation: Codable, Equatable, Sendable {
                             into dst: UnsafeMutablePointer<Float>) {
         let cx = Float(columns - 1) / 2, cy = Float(rows - 1) / 2
         let cosT = cos(t.rotation) / t.scale, sinT = sin(t.rotation) / t.scale
-        let inv255: Float = 1 / 255
         func at(_ x: Int, _ y: Int) -> Float {
             (x >= 0 && y >= 0 && x < columns && y < rows) ? Float(src[y * columns + x]) : 0
         }
@@ -105,7 +104,7 @@ public struct Augmentation: Codable, Equatable, Sendable {
                 let fx = sx - Float(x0), fy = sy - Float(y0)
                 let top = at(x0, y0) + (at(x0 + 1, y0) - at(x0, y0)) * fx
                 let bottom = at(x0, y0 + 1) + (at(x0 + 1, y0 + 1) - at(x0, y0 + 1)) * fx
-                dst[y * columns + x] = (top + (bottom - top) * fy) * inv255
+                dst[y * columns + x] = (top + (bottom - top) * fy) / 255     // as the plain encoding scales bytes
             }
         }
     }
