@@ -53,15 +53,15 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
     /// Adadelta, ρ = 0.9, ε = 1e-6 (the learning rate scales its steps; 1 is the paper's).
     case adadelta
 
-    /// The optimizer object with step size η.
-    public func makeOptimizer(learningRate: Float) -> Optimizer {
+    /// The optimizer object with step size η (and, for AdamW, decoupled weight decay λ).
+    public func makeOptimizer(learningRate: Float, weightDecay: Float? = nil) -> Optimizer {
         switch self {
         case .sgd: return SGD(learningRate: learningRate)
         case .momentum: return SGD(learningRate: learningRate, momentum: 0.9)
         case .nesterov: return SGD(learningRate: learningRate, momentum: 0.9, nesterov: true)
         case .rmsprop: return RMSprop(learningRate: learningRate, rho: 0.9, epsilon: 1e-7)
         case .adam: return Adam(learningRate: learningRate)
-        case .adamw: return AdamW(learningRate: learningRate)
+        case .adamw: return AdamW(learningRate: learningRate, weightDecay: weightDecay ?? 0.01)
         case .adadelta: return Adadelta(learningRate: learningRate)
         }
     }
@@ -104,6 +104,63 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var shuffle: Bool
     /// How the learning rate changes over the run.
     public var schedule: LearningRateSchedule = .constant
+    /// Label smoothing ε for cross-entropy: targets (1 − ε)·y + ε/classes (0: plain one-hot targets).
+    public var labelSmoothing: Float = 0
+    /// AdamW's decoupled weight decay λ (used with `--optimizer adamw` only; 0.01 by default there).
+    public var weightDecay: Float?
+    /// The largest joint L2 norm of the gradients; larger ones are scaled down to it (nil: no clipping).
+    public var clipNorm: Float?
+    /// Random distortions of the training images, drawn afresh each epoch (nil: none).
+    public var augmentation: Augmentation?
+    /// The decay d of an exponential moving average of the weights that is evaluated and saved instead of
+    /// the last weights (nil: none).
+    public var averageDecay: Float?
+
+    private enum CodingKeys: String, CodingKey {
+        case epochs, batchSize, optimizer, learningRate, loss, l2, seed, shuffle, schedule
+        case labelSmoothing, weightDecay, clipNorm, augmentation, averageDecay
+    }
+
+    /// Options for a run; by default no L2 penalty, shuffled every epoch, a constant learning rate, and none of
+    /// label smoothing, weight decay, clipping, augmentation or weight averaging.
+    public init(epochs: Int, batchSize: Int, optimizer: OptimizerKind, learningRate: Float, loss: LossKind,
+                l2: Float = 0, seed: UInt64, shuffle: Bool = true, schedule: LearningRateSchedule = .constant,
+                labelSmoothing: Float = 0, weightDecay: Float? = nil, clipNorm: Float? = nil,
+                augmentation: Augmentation? = nil, averageDecay: Float? = nil) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.optimizer = optimizer
+        self.learningRate = learningRate
+        self.loss = loss
+        self.l2 = l2
+        self.seed = seed
+        self.shuffle = shuffle
+        self.schedule = schedule
+        self.labelSmoothing = labelSmoothing
+        self.weightDecay = weightDecay
+        self.clipNorm = clipNorm
+        self.augmentation = augmentation
+        self.averageDecay = averageDecay
+    }
+
+    /// Options as written in a model file; options added after the file was written take their defaults.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        optimizer = try c.decode(OptimizerKind.self, forKey: .optimizer)
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        loss = try c.decode(LossKind.self, forKey: .loss)
+        l2 = try c.decode(Float.self, forKey: .l2)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        shuffle = try c.decode(Bool.self, forKey: .shuffle)
+        schedule = try c.decodeIfPresent(LearningRateSchedule.self, forKey: .schedule) ?? .constant
+        labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing) ?? 0
+        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay)
+        clipNorm = try c.decodeIfPresent(Float.self, forKey: .clipNorm)
+        augmentation = try c.decodeIfPresent(Augmentation.self, forKey: .augmentation)
+        averageDecay = try c.decodeIfPresent(Float.self, forKey: .averageDecay)
+    }
 
     /// Checks that the options make sense; throws a message naming the bad option.
     public func validate() throws {
@@ -113,6 +170,27 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
             throw DigitsError.invalidOption("--lr must be a positive number (got \(learningRate))")
         }
         guard l2.isFinite, l2 >= 0 else { throw DigitsError.invalidOption("--l2 must be zero or positive (got \(l2))") }
+        guard labelSmoothing >= 0, labelSmoothing < 1 else {
+            throw DigitsError.invalidOption("--label-smoothing must be in [0, 1) (got \(labelSmoothing))")
+        }
+        guard labelSmoothing == 0 || loss == .crossEntropy else {
+            throw DigitsError.invalidOption("--label-smoothing applies to the cross-entropy loss only (this recipe uses \(loss.rawValue))")
+        }
+        if let weightDecay {
+            guard weightDecay.isFinite, weightDecay >= 0 else {
+                throw DigitsError.invalidOption("--weight-decay must be zero or positive (got \(weightDecay))")
+            }
+            guard optimizer == .adamw else {
+                throw DigitsError.invalidOption("--weight-decay is AdamW's decoupled decay: use it with --optimizer adamw, "
+                    + "or --l2 for an L2 penalty with \(optimizer.rawValue)")
+            }
+        }
+        if let clipNorm, !(clipNorm.isFinite && clipNorm > 0) {
+            throw DigitsError.invalidOption("--clip-norm must be a positive number (got \(clipNorm))")
+        }
+        if let averageDecay, !(averageDecay >= 0 && averageDecay < 1) {
+            throw DigitsError.invalidOption("--average must be in [0, 1), e.g. 0.999 (got \(averageDecay))")
+        }
     }
 }
 

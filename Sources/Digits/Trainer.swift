@@ -62,12 +62,19 @@ public final class Trainer {
     /// A trainer for a fresh model of `architecture`, initialised from `options.seed`.
     public init(architecture: Architecture, options: TrainingOptions) throws {
         try options.validate()
-        self.model = Model(architecture: architecture, seed: options.seed)
+        let model = Model(architecture: architecture, seed: options.seed)
+        self.model = model
         self.options = options
-        self.loss = options.loss.makeLoss()
-        self.optimizer = options.optimizer.makeOptimizer(learningRate: options.learningRate)
+        self.loss = options.loss.makeLoss(labelSmoothing: options.labelSmoothing)
+        self.optimizer = options.optimizer.makeOptimizer(learningRate: options.learningRate, weightDecay: options.weightDecay)
         self.penalty = L2Penalty(lambda: options.l2)
+        self.average = options.averageDecay.map {
+            WeightAverage(of: model.network.parameters + model.network.buffers, decay: $0)
+        }
     }
+
+    /// The moving average of the weights, when the options ask for one.
+    private let average: WeightAverage?
 
     /// Runs `options.epochs` epochs on `train`, testing on `test` after each; reports through `onEvent`.
     /// Throws `DigitsError.nonFiniteLoss` as soon as a batch's loss is NaN or infinite.
@@ -78,6 +85,7 @@ public final class Trainer {
         if let test { try model.checkCompatible(with: test) }
         let encoding = model.architecture.encoding
         let parameters = model.network.parameters
+        if !history.isEmpty { average?.swap() }                                  // the trained weights, not the average
         let lastEpoch = history.count + options.epochs
         for epoch in (history.count + 1)...lastEpoch {
             let start = DispatchTime.now().uptimeNanoseconds
@@ -89,7 +97,9 @@ public final class Trainer {
                 optimizer.learningRate = options.schedule.rate(base: options.learningRate,
                                                                step: (epoch - 1) * batches.count + b,
                                                                totalSteps: totalSteps, epoch: epoch)
-                let x = train.inputs(batch, encoding: encoding)
+                let x = options.augmentation.map {
+                    train.augmentedInputs(batch, encoding: encoding, augmentation: $0, seed: options.seed, epoch: epoch)
+                } ?? train.inputs(batch, encoding: encoding)
                 let y = train.labels(batch)
                 let output = model.network.forward(x, mode: .training)          // forward
                 let result = loss.evaluate(output, labels: y)                    // L and ∂L/∂output
@@ -99,7 +109,9 @@ public final class Trainer {
                 guard value.isFinite else {
                     throw DigitsError.nonFiniteLoss(epoch: epoch, batch: b + 1, learningRate: optimizer.learningRate)
                 }
+                if let clipNorm = options.clipNorm { GradientClipping.clip(parameters, maxNorm: clipNorm) }
                 optimizer.step(parameters)                                       // θ ← update(θ, ∂L/∂θ)
+                average?.update()                                                // w̄ ← d w̄ + (1 − d) w
                 lossSum += value * Double(batch.count)
                 for (p, t) in zip(output.argmaxRows(), y) where p == t { correct += 1 }
                 seen += batch.count
@@ -114,6 +126,10 @@ public final class Trainer {
                                      trainAccuracy: Double(correct) / Double(max(seen, 1)),
                                      testLoss: nil, testAccuracy: nil, seconds: seconds,
                                      samplesPerSecond: Double(seen) / seconds, learningRate: optimizer.learningRate)
+            // With weight averaging the average is tested, and after the last epoch it stays in the model
+            // (to be saved); the next call of `train` swaps the trained weights back first.
+            average?.swap()
+            defer { if epoch < lastEpoch { average?.swap() } }
             if let test {
                 let (predictions, testLoss) = model.predict(test, loss: loss)
                 let right = zip(predictions, test.labels(0..<test.count)).filter { $0 == $1 }.count

@@ -25,6 +25,16 @@ struct TrainCommand: ParsableCommand {
     var schedule: String?
     @Option(name: .long, help: "L2 penalty λ on the weights (default: the recipe's).")
     var l2: Float?
+    @Option(name: .long, help: "Label smoothing ε for cross-entropy, e.g. 0.1 (default: the recipe's, usually 0).")
+    var labelSmoothing: Float?
+    @Option(name: .long, help: "AdamW's decoupled weight decay λ (with --optimizer adamw; default 0.01).")
+    var weightDecay: Float?
+    @Option(name: .long, help: "Clip the gradients' joint L2 norm to this value.")
+    var clipNorm: Float?
+    @Option(name: .long, help: "Distort training images on the fly: 'standard' (shift 2 px, rotate 10°, scale 10%) or e.g. shift:2,rotate:10,scale:0.1.")
+    var augment: String?
+    @Option(name: .long, help: "Evaluate and save an exponential moving average of the weights with this decay, e.g. 0.999.")
+    var average: Float?
     @Option(name: .long, help: "Seed for initial weights and shuffling.")
     var seed: UInt64?
     @Option(name: .long, help: "Where to save the trained model (.safetensors).")
@@ -59,6 +69,16 @@ struct TrainCommand: ParsableCommand {
             recipe.options.schedule = parsed
         }
         if let seed { recipe.options.seed = seed }
+        if let labelSmoothing { recipe.options.labelSmoothing = labelSmoothing }
+        if let weightDecay { recipe.options.weightDecay = weightDecay }
+        if let clipNorm { recipe.options.clipNorm = clipNorm }
+        if let average { recipe.options.averageDecay = average }
+        if let augment {
+            guard let parsed = Augmentation(parsing: augment) else {
+                throw ValidationError("--augment '\(augment)' is not 'standard' or shift:PX,rotate:DEG,scale:FRACTION (e.g. shift:2,rotate:10,scale:0.1)")
+            }
+            recipe.options.augmentation = parsed
+        }
         try recipe.options.validate()
         return recipe
     }
