@@ -36,6 +36,17 @@ public enum LearningRateSchedule: Codable, Equatable, Sendable {
     }
 }
 
+extension LearningRateSchedule: CustomStringConvertible {
+    /// The schedule as `--schedule` takes it: `constant`, `cosine` or `step:EVERY:FACTOR`.
+    public var description: String {
+        switch self {
+        case .constant: return "constant"
+        case .cosine: return "cosine"
+        case .step(let every, let factor): return "step:\(every):\(factor)"
+        }
+    }
+}
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
