@@ -74,6 +74,16 @@ public struct Architecture: Codable, Equatable, Sendable {
     /// How initial weights are drawn.
     public var initializer: WeightInitializer
 
+    /// An architecture of `layers`, whose outputs read as `output`, fed inputs as `encoding` says, with
+    /// initial weights drawn by `initializer`.
+    public init(name: String, layers: [LayerSpec], output: OutputKind, encoding: InputEncoding, initializer: WeightInitializer) {
+        self.name = name
+        self.layers = layers
+        self.output = output
+        self.encoding = encoding
+        self.initializer = initializer
+    }
+
     /// The shape of one input sample for 28x28 pictures: [784] flat, or [1, 28, 28] as an image.
     public var inputShape: [Int] { encoding.layout == .flat ? [784] : [1, 28, 28] }
 }
@@ -97,7 +107,21 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// Whether the training set is reshuffled each epoch.
     public var shuffle: Bool
     /// How the learning rate changes over the run.
-    public var schedule: LearningRateSchedule = .constant
+    public var schedule: LearningRateSchedule
+
+    /// Options for a run; by default no L2 penalty, shuffled every epoch, a constant learning rate.
+    public init(epochs: Int, batchSize: Int, optimizer: OptimizerKind, learningRate: Float, loss: LossKind,
+                l2: Float = 0, seed: UInt64, shuffle: Bool = true, schedule: LearningRateSchedule = .constant) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.optimizer = optimizer
+        self.learningRate = learningRate
+        self.loss = loss
+        self.l2 = l2
+        self.seed = seed
+        self.shuffle = shuffle
+        self.schedule = schedule
+    }
 
     /// Checks that the options make sense; throws a message naming the bad option.
     public func validate() throws {
@@ -116,6 +140,12 @@ public struct Recipe: Sendable {
     public var architecture: Architecture
     /// The default training options.
     public var options: TrainingOptions
+
+    /// A recipe of `architecture` trained with `options`.
+    public init(architecture: Architecture, options: TrainingOptions) {
+        self.architecture = architecture
+        self.options = options
+    }
 
     /// The names of every recipe, in reading order.
     public static let names = ["linear-svm", "mlp-sigmoid", "mlp", "cnn", "lenet5"]
