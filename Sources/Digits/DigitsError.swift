@@ -19,6 +19,8 @@ public enum DigitsError: Error, CustomStringConvertible, Equatable {
     /// A stop was requested: training stopped after `batch` of `batches` batches of epoch `epoch`, and
     /// the run so far was saved in `checkpoint` when one was asked for.
     case trainingStopped(epoch: Int, batch: Int, batches: Int, checkpoint: String?)
+    /// A weights file from another framework does not fit the model it is imported into.
+    case badImport(path: String, reason: String)
 
     /// What went wrong and what to do, in one message.
     public var description: String {
@@ -45,6 +47,8 @@ public enum DigitsError: Error, CustomStringConvertible, Equatable {
                 return place + "; nothing was saved (give --checkpoint FILE or --output FILE to make a run resumable)."
             }
             return place + "; the run so far is saved in \(checkpoint). Continue it with `digits train --resume \(checkpoint)`."
+        case .badImport(let path, let reason):
+            return "\(path): cannot import: \(reason)."
         }
     }
 }

@@ -144,7 +144,9 @@ extension ModelFile {
             s += "trained: \(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate), "
                 + "schedule \(o.schedule), l2 \(o.l2), loss \(o.loss.rawValue), shuffle \(o.shuffle ? "on" : "off"), seed \(o.seed)\n"
         }
-
+        if let source = metadata["imported_from"] {
+            s += "imported from \(source) (\(metadata["imported_layout"] ?? "foreign") layout, sha256 \(metadata["imported_sha256"] ?? "unknown"))\n"
+        }
         if let last = history.last {
             s += "epochs run: \(history.count); last: train loss \(fixed(last.trainLoss)), train accuracy \(percent(last.trainAccuracy))"
             if let a = last.testAccuracy { s += ", test accuracy \(percent(a))" }

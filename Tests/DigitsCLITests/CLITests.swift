@@ -226,4 +226,38 @@ final class CLITests: XCTestCase {
         let header = try JSONSerialization.jsonObject(with: Data(bytes[8 ..< 8 + length])) as? [String: Any]
         return header?["__metadata__"] as? [String: String] ?? [:]
     }
+
+    func testImportAndInfo() throws {
+        let python = ProcessInfo.processInfo.environment["DIGITS_ONNX_PYTHON"].map { [$0] } ?? ["/usr/bin/env", "python3"]
+        let weights = directory.appendingPathComponent("torch.safetensors").path
+        let make = try Process.run(URL(fileURLWithPath: python[0]), arguments: python.dropFirst() + ["-c", Self.torchWeights, weights])
+        make.waitUntilExit()
+        guard make.terminationStatus == 0 else { throw XCTSkip("no Python with numpy (\(python.joined(separator: " "))) to write the weights") }
+        let model = directory.appendingPathComponent("imported.safetensors").path
+        let imported = try digits(["import", weights, "--model", "mlp", "--hidden", "16", "--output", model])
+        XCTAssertEqual(imported.status, 0, imported.err)
+        let info = try digits(["info", model])
+        XCTAssertTrue(info.out.contains("imported from torch.safetensors (pytorch layout, sha256 "), info.out)
+        let eval = try digits(["evaluate", model, "--data", dataDirectory])
+        XCTAssertEqual(eval.status, 0, eval.err)
+        XCTAssertTrue(eval.out.contains("accuracy"), eval.out)
+        let wrong = try digits(["import", weights, "--model", "lenet5", "--output", model])
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.err.contains("torch.safetensors: cannot import: it holds 2 linear modules (fc1, fc2) but 'lenet5' has 3 dense layers"), wrong.err)
+    }
+
+    /// Writes random PyTorch-layout weights for mlp with 16 hidden units (fc1, fc2) as safetensors.
+    private static let torchWeights = """
+        import json, struct, sys
+        import numpy as np
+        rng = np.random.default_rng(1)
+        tensors = {"fc1.weight": (16, 784), "fc1.bias": (16,), "fc2.weight": (10, 16), "fc2.bias": (10,)}
+        header, data = {}, b""
+        for name, shape in tensors.items():
+            raw = rng.normal(0, 0.05, shape).astype("<f4").tobytes()
+            header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [len(data), len(data) + len(raw)]}
+            data += raw
+        text = json.dumps(header).encode()
+        open(sys.argv[1], "wb").write(struct.pack("<Q", len(text)) + text + data)
+        """
 }
