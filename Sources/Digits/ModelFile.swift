@@ -16,6 +16,8 @@ public struct ModelFile {
     public var history: [EpochRecord]
     /// SHA-256 of the training data files, keyed by role (`train-images`, ...).
     public var dataHashes: [String: String]
+    /// The git revision of the code that trained it, when known (see `Provenance.gitRevision`).
+    public var gitRevision: String?
     /// Every metadata entry as stored (string to string).
     public var metadata: [String: String]
 
@@ -24,12 +26,14 @@ public struct ModelFile {
     /// The version of this layout.
     public static let formatVersion = "1"
 
-    /// A model file for `model` with its provenance.
-    public init(model: Model, options: TrainingOptions?, history: [EpochRecord], dataHashes: [String: String] = [:]) {
+    /// A model file for `model` with its provenance; the git revision is the running code's unless given.
+    public init(model: Model, options: TrainingOptions?, history: [EpochRecord], dataHashes: [String: String] = [:],
+                gitRevision: String? = Provenance.gitRevision) {
         self.model = model
         self.options = options
         self.history = history
         self.dataHashes = dataHashes
+        self.gitRevision = gitRevision
         self.metadata = [:]
     }
 
@@ -42,6 +46,7 @@ public struct ModelFile {
         meta["format"] = Self.formatTag
         meta["format_version"] = Self.formatVersion
         meta["digits_version"] = digitsVersion
+        meta["git_revision"] = gitRevision
         meta["model"] = model.architecture.name
         meta["architecture"] = try jsonString(model.architecture)
         if let options {
@@ -83,20 +88,23 @@ public struct ModelFile {
     public static func decode(_ file: SafetensorsFile, source: String) throws -> ModelFile {
         func bad(_ reason: String) -> DigitsError { .badModelFile(path: source, reason: reason) }
         let meta = file.metadata
-        guard meta["format"] == formatTag else {
+        let isCheckpoint = meta["format"] == TrainingCheckpoint.formatTag
+        guard meta["format"] == formatTag || isCheckpoint else {
             throw bad("its metadata has no \"format\": \"\(formatTag)\" entry (is it a digits model?)")
         }
+        // A checkpoint is a model file plus the optimizer's tensors, which the model does not use.
+        let tensors = isCheckpoint ? file.tensors.filter { !$0.name.hasPrefix(TrainingCheckpoint.optimizerPrefix) } : file.tensors
         guard let archText = meta["architecture"] else { throw bad("the metadata has no \"architecture\"") }
         let architecture: Architecture
         do { architecture = try JSONDecoder().decode(Architecture.self, from: Data(archText.utf8)) }
         catch { throw bad("its \"architecture\" entry is not valid: \(error)") }
-        if let recorded = meta["weights_sha256"], recorded != weightsDigest(file.tensors) {
+        if let recorded = meta["weights_sha256"], recorded != weightsDigest(tensors) {
             throw bad("its weights do not match the checksum recorded when it was written (the file is damaged)")
         }
         let model = Model(architecture: architecture, seed: 0)
         let expected = model.network.parameters + model.network.buffers
-        guard file.tensors.count == expected.count else {
-            throw bad("it holds \(file.tensors.count) tensors but a '\(architecture.name)' model has \(expected.count)")
+        guard tensors.count == expected.count else {
+            throw bad("it holds \(tensors.count) tensors but a '\(architecture.name)' model has \(expected.count)")
         }
         for p in expected {
             guard let t = file[p.name] else { throw bad("tensor '\(p.name)' is missing") }
@@ -106,7 +114,7 @@ public struct ModelFile {
             guard t.values.allSatisfy(\.isFinite) else { throw bad("tensor '\(p.name)' holds NaN or infinite values") }
             p.value = Tensor(shape: t.shape, values: t.values)
         }
-        var result = ModelFile(model: model, options: nil, history: [])
+        var result = ModelFile(model: model, options: nil, history: [], gitRevision: meta["git_revision"])
         result.metadata = meta
         if let text = meta["training"] {
             result.options = try? JSONDecoder().decode(TrainingOptions.self, from: Data(text.utf8))
@@ -134,7 +142,10 @@ extension ModelFile {
         s += model.architecture.encoding.normalize ? ", standardised (mean 0.1307, std 0.3081)\n" : ", pixels in [0, 1]\n"
         if let o = options {
             s += "trained: \(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate), "
-                + "loss \(o.loss.rawValue), seed \(o.seed)\n"
+                + "schedule \(o.schedule), l2 \(o.l2), loss \(o.loss.rawValue), shuffle \(o.shuffle ? "on" : "off"), seed \(o.seed)\n"
+        }
+        if let source = metadata["imported_from"] {
+            s += "imported from \(source) (\(metadata["imported_layout"] ?? "foreign") layout, sha256 \(metadata["imported_sha256"] ?? "unknown"))\n"
         }
         if let last = history.last {
             s += "epochs run: \(history.count); last: train loss \(fixed(last.trainLoss)), train accuracy \(percent(last.trainAccuracy))"
@@ -146,8 +157,19 @@ extension ModelFile {
             s += "data: " + (official ? "the official MNIST files" : "other IDX files") + "\n"
             for key in dataHashes.keys.sorted() { s += "  \(key) sha256 \(dataHashes[key] ?? "")\n" }
         }
-        s += "written by digits \(metadata["digits_version"] ?? "unknown")\n"
+        s += "written by digits \(metadata["digits_version"] ?? "unknown"), git revision \(gitRevision ?? "unknown")\n"
+        if let command = metadata["command"] { s += "command: \(command)\n" }
         return s
+    }
+}
+
+extension ModelFile {
+    /// `infoText` for the model file at `url`; for a checkpoint, also where its run stands.
+    public static func infoText(contentsOf url: URL) throws -> String {
+        let file = try SafetensorsFile.read(contentsOf: url)
+        let text = try decode(file, source: url.path).infoText
+        guard file.metadata["format"] == TrainingCheckpoint.formatTag else { return text }
+        return try text + TrainingCheckpoint.decode(file, source: url.path).positionText
     }
 }
 

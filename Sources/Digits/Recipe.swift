@@ -80,6 +80,16 @@ public struct Architecture: Codable, Equatable, Sendable {
     /// How initial weights are drawn.
     public var initializer: WeightInitializer
 
+    /// An architecture of `layers`, whose outputs read as `output`, fed inputs as `encoding` says, with
+    /// initial weights drawn by `initializer`.
+    public init(name: String, layers: [LayerSpec], output: OutputKind, encoding: InputEncoding, initializer: WeightInitializer) {
+        self.name = name
+        self.layers = layers
+        self.output = output
+        self.encoding = encoding
+        self.initializer = initializer
+    }
+
     /// The shape of one input sample for 28x28 pictures: [784] flat, or [1, 28, 28] as an image.
     public var inputShape: [Int] { encoding.layout == .flat ? [784] : [1, 28, 28] }
 }
@@ -200,6 +210,12 @@ public struct Recipe: Sendable {
     public var architecture: Architecture
     /// The default training options.
     public var options: TrainingOptions
+
+    /// A recipe of `architecture` trained with `options`.
+    public init(architecture: Architecture, options: TrainingOptions) {
+        self.architecture = architecture
+        self.options = options
+    }
 
     /// The names of every recipe, in reading order.
     public static let names = ["linear-svm", "mlp-sigmoid", "mlp", "cnn", "lenet5", "alexnet"]

@@ -1,4 +1,5 @@
-// Safetensors checkpoints: a reader and writer for Float32 tensors, plus atomic file replacement.
+// Safetensors checkpoints: a reader and writer for Float32 tensors (the reader converts other element
+// types on request, for files from other tools), plus atomic file replacement.
 //
 // File layout:
 //   bytes 0..<8        N, the header's byte length, as a little-endian UInt64
@@ -79,9 +80,9 @@ public struct SafetensorsFile: Equatable, Sendable {
     /// Decodes safetensors bytes, naming `source` (usually a path) in any error.
     ///
     /// Every length and offset is validated before anything is allocated from it. Only F32 tensors are
-    /// supported. The returned tensors are sorted by data offset.
-    public static func decode(_ bytes: [UInt8], source: String) throws -> SafetensorsFile {
-        try SafetensorsDecoder(bytes: bytes, source: source).decode()
+    /// accepted unless `dtypes` says to convert others. The returned tensors are sorted by data offset.
+    public static func decode(_ bytes: [UInt8], source: String, dtypes: SafetensorsDtypePolicy = .float32Only) throws -> SafetensorsFile {
+        try SafetensorsDecoder(bytes: bytes, source: source, policy: dtypes).decode()
     }
 
     /// Encodes the file and writes it to `url` atomically (see `AtomicFile`); `url` is never left half-written.
@@ -94,17 +95,27 @@ public struct SafetensorsFile: Equatable, Sendable {
         }
     }
 
-    /// Reads and decodes the safetensors file at `url`.
-    public static func read(contentsOf url: URL) throws -> SafetensorsFile {
-        let path = url.path
-        let bytes: [UInt8]
-        do {
-            bytes = try readBytes(path: path)
-        } catch let error as AtomicFileError {
-            throw SafetensorsError.io(source: path, operation: error.operation, reason: error.message)
-        }
-        return try decode(bytes, source: path)
+    /// Reads and decodes the safetensors file at `url`, accepting the element types `dtypes` allows.
+    public static func read(contentsOf url: URL, dtypes: SafetensorsDtypePolicy = .float32Only) throws -> SafetensorsFile {
+        try decode(readAll(url), source: url.path, dtypes: dtypes)
     }
+
+    /// The bytes of the file at `url`, or `SafetensorsError.io` naming what failed.
+    static func readAll(_ url: URL) throws -> [UInt8] {
+        do {
+            return try readBytes(path: url.path)
+        } catch let error as AtomicFileError {
+            throw SafetensorsError.io(source: url.path, operation: error.operation, reason: error.message)
+        }
+    }
+}
+
+/// Which element types a safetensors reader accepts.
+public enum SafetensorsDtypePolicy: Sendable {
+    /// F32 only, as digits writes; anything else is `SafetensorsError.unsupportedDtype`.
+    case float32Only
+    /// F32, and F64, F16, BF16, I64, I32, I16, I8, U8 and BOOL converted to Float32 (files from other tools).
+    case convertToFloat32
 }
 
 // MARK: - Errors
@@ -268,8 +279,9 @@ extension SafetensorsFile {
         }
     }
 
-    /// The element and byte counts of `shape`, throwing `invalidShape` for a negative dimension or an overflow.
-    static func counts(of shape: [Int], tensor: String, source: String) throws -> (elements: Int, bytes: Int) {
+    /// The element and byte counts of `shape` with `elementSize`-byte elements, throwing `invalidShape`
+    /// for a negative dimension or an overflow.
+    static func counts(of shape: [Int], tensor: String, source: String, elementSize: Int = 4) throws -> (elements: Int, bytes: Int) {
         var elements = 1
         for dimension in shape {
             if dimension < 0 {
@@ -283,7 +295,7 @@ extension SafetensorsFile {
             }
             elements = next
         }
-        let (bytes, overflow) = elements.multipliedReportingOverflow(by: 4)
+        let (bytes, overflow) = elements.multipliedReportingOverflow(by: elementSize)
         if overflow {
             throw SafetensorsError.invalidShape(
                 source: source, tensor: tensor, shape: shape, reason: "the byte count overflows")
@@ -365,6 +377,7 @@ private enum JSONText {
 /// One validated header entry, before its values are copied out.
 private struct TensorEntry {
     var name: String
+    var dtype: String
     var shape: [Int]
     var begin: Int
     var end: Int
@@ -381,6 +394,7 @@ private enum JSONIntegerValue {
 private struct SafetensorsDecoder {
     let bytes: [UInt8]
     let source: String
+    let policy: SafetensorsDtypePolicy
 
     func decode() throws -> SafetensorsFile {
         guard bytes.count >= 8 else {
@@ -451,7 +465,8 @@ private struct SafetensorsDecoder {
         let tensors = bytes.withUnsafeBytes { raw in
             entries.map { entry in
                 let slice = UnsafeRawBufferPointer(rebasing: raw[(headerEnd + entry.begin)..<(headerEnd + entry.end)])
-                return SafetensorsTensor(name: entry.name, shape: entry.shape, values: LittleEndianFloat32.load(from: slice))
+                let values = entry.dtype == "F32" ? LittleEndianFloat32.load(from: slice) : ForeignElements.floats(from: slice, dtype: entry.dtype)
+                return SafetensorsTensor(name: entry.name, shape: entry.shape, values: values)
             }
         }
         return SafetensorsFile(tensors: tensors, metadata: metadata)
@@ -515,10 +530,11 @@ private struct SafetensorsDecoder {
                 throw entryError("\"data_offsets\"[\(index)] must be an integer, found \(Self.describe(element))")
             }
         }
-        if dtype != "F32" {
+        let size = dtype == "F32" ? 4 : ForeignElements.sizes[dtype]
+        guard let size, dtype == "F32" || policy == .convertToFloat32 else {
             throw SafetensorsError.unsupportedDtype(source: source, tensor: name, dtype: dtype)
         }
-        let counts = try SafetensorsFile.counts(of: shape, tensor: name, source: source)
+        let counts = try SafetensorsFile.counts(of: shape, tensor: name, source: source, elementSize: size)
         let begin = bounds[0]
         let end = bounds[1]
         if begin > end {
@@ -532,9 +548,9 @@ private struct SafetensorsDecoder {
         if end - begin != counts.bytes {
             throw SafetensorsError.invalidDataOffsets(
                 source: source, tensor: name,
-                reason: "they span \(end - begin) bytes but shape \(shape) of F32 needs \(counts.bytes)")
+                reason: "they span \(end - begin) bytes but shape \(shape) of \(dtype) needs \(counts.bytes)")
         }
-        return TensorEntry(name: name, shape: shape, begin: begin, end: end)
+        return TensorEntry(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
     }
 
     /// Validates `__metadata__`: an object of strings (null is taken as empty).
@@ -659,6 +675,49 @@ enum LittleEndianFloat32 {
     static func loadPortable(from source: UnsafeRawBufferPointer) -> [Float] {
         (0..<(source.count / 4)).map { index in
             Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+        }
+    }
+}
+
+/// Little-endian elements of the other safetensors types, read as Float32.
+enum ForeignElements {
+    /// Bytes per element of each convertible dtype.
+    static let sizes: [String: Int] = ["F64": 8, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1]
+
+    /// The elements of `source`, of type `dtype` (a key of `sizes`), as Float32: F64 rounded to nearest,
+    /// F16 and BF16 widened exactly, integers converted (rounded beyond 2²⁴).
+    static func floats(from source: UnsafeRawBufferPointer, dtype: String) -> [Float] {
+        let size = sizes[dtype] ?? 1
+        return (0..<(source.count / size)).map { i in
+            func load<T: FixedWidthInteger>(_ type: T.Type) -> T {
+                T(littleEndian: source.loadUnaligned(fromByteOffset: i * size, as: T.self))
+            }
+            switch dtype {
+            case "F64": return Float(Double(bitPattern: load(UInt64.self)))
+            case "F16": return float(half: load(UInt16.self))
+            case "BF16": return Float(bitPattern: UInt32(load(UInt16.self)) << 16)     // the top half of a Float32
+            case "I64": return Float(load(Int64.self))
+            case "I32": return Float(load(Int32.self))
+            case "I16": return Float(load(Int16.self))
+            case "I8": return Float(load(Int8.self))
+            default: return Float(load(UInt8.self))                                 // U8, BOOL
+            }
+        }
+    }
+
+    /// An IEEE-754 binary16 value (1 sign, 5 exponent bits biased by 15, 10 fraction bits) as Float32.
+    static func float(half bits: UInt16) -> Float {
+        let sign = UInt32(bits & 0x8000) << 16
+        let exponent = UInt32(bits >> 10) & 0x1F
+        let fraction = UInt32(bits & 0x3FF)
+        switch exponent {
+        case 0:                                                         // zero or subnormal: fraction · 2⁻²⁴
+            let magnitude = Float(fraction) * 0x1p-24
+            return sign == 0 ? magnitude : -magnitude
+        case 0x1F:                                                      // infinity or NaN
+            return Float(bitPattern: sign | 0x7F80_0000 | fraction << 13)
+        default:                                                        // rebias 15 → 127
+            return Float(bitPattern: sign | (exponent + 112) << 23 | fraction << 13)
         }
     }
 }

@@ -12,18 +12,21 @@ public final class ProgressPrinter {
     private let log: FileHandle?
 
     /// A printer; `live` draws a redrawn bar through `writeLive` (stderr), lines go through `write` (stdout).
-    /// With `logURL`, each epoch's record is appended there as one JSON line.
-    public init(live: Bool, logURL: URL? = nil,
+    /// With `logURL`, each epoch's record is appended there as one JSON line; the file is started afresh
+    /// unless `appendingLog` (a resumed run) and it exists.
+    public init(live: Bool, logURL: URL? = nil, appendingLog: Bool = false,
                 write: @escaping (String) -> Void = writeLine,
                 writeLive: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) throws {
         self.live = live
         self.write = write
         self.writeLive = writeLive
         if let logURL {
-            guard FileManager.default.createFile(atPath: logURL.path, contents: nil) else {
+            let keep = appendingLog && FileManager.default.fileExists(atPath: logURL.path)
+            guard keep || FileManager.default.createFile(atPath: logURL.path, contents: nil) else {
                 throw DigitsError.unwritableOutput(path: logURL.path, reason: "the log file cannot be created")
             }
             log = try FileHandle(forWritingTo: logURL)
+            if keep { try log?.seekToEnd() }
         } else {
             log = nil
         }

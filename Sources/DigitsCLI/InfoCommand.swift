@@ -7,12 +7,12 @@ import Digits
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Show a model file's architecture, training options, seed, history and data hashes.")
+        abstract: "Show a model file's architecture, training options, seed, history, data hashes and code revision.")
 
-    @Argument(help: "The model file (.safetensors).")
+    @Argument(help: "The model file or checkpoint (.safetensors).")
     var modelFile: String
 
     func run() throws {
-        print(try ModelFile.read(contentsOf: URL(fileURLWithPath: modelFile)).infoText, terminator: "")
+        print(try ModelFile.infoText(contentsOf: URL(fileURLWithPath: modelFile)), terminator: "")
     }
 }

@@ -9,8 +9,8 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a model on MNIST (or any IDX dataset of 28x28 images) and report its test accuracy.")
 
-    @Option(name: .long, help: "Model to train: \(Recipe.names.joined(separator: ", ")).")
-    var model: String = "mlp"
+    @Option(name: .long, help: "Model to train: \(Recipe.names.joined(separator: ", ")) (default: mlp).")
+    var model: String?
     @Option(name: .long, help: "Units in the hidden layer of mlp or mlp-sigmoid (default: 512 and 200).")
     var hidden: Int?
     @Option(name: .long, help: "Passes over the training set (default: the model's recipe).")
@@ -39,8 +39,12 @@ struct TrainCommand: ParsableCommand {
     var seed: UInt64?
     @Option(name: .long, help: "Where to save the trained model (.safetensors).")
     var output: String?
-    @Option(name: .long, help: "Write every epoch's metrics to this file as JSON lines.")
+    @Option(name: .long, help: "Write every epoch's metrics to this file as JSON lines (appended to when resuming).")
     var log: String?
+    @Option(name: .long, help: "Save the run's state here after every epoch and on Ctrl-C (default with --output: NAME.checkpoint.safetensors beside it).")
+    var checkpoint: String?
+    @Option(name: .long, help: "Continue the run saved in this checkpoint; options given must match the checkpoint's.")
+    var resume: String?
     @Flag(name: .long, help: "One plain line per epoch, no live progress bar.")
     var quiet = false
     @OptionGroup var dataOptions: DataOptions
@@ -50,12 +54,12 @@ struct TrainCommand: ParsableCommand {
         if let optimizer, OptimizerKind(rawValue: optimizer) == nil {
             throw ValidationError("unknown optimizer '\(optimizer)'; choose one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        _ = try trainingPlan()
+        if resume == nil { _ = try trainingPlan(base: Recipe.named(model ?? "mlp")) }
     }
 
-    /// The recipe for `--model` with the command line's overrides applied.
-    func trainingPlan() throws -> Recipe {
-        var recipe = try Recipe.named(model)
+    /// `base` with the command line's overrides applied.
+    func trainingPlan(base: Recipe) throws -> Recipe {
+        var recipe = base
         if let hidden { recipe = try recipe.withHiddenUnits(hidden) }
         if let epochs { recipe.options.epochs = epochs }
         if let batchSize { recipe.options.batchSize = batchSize }
@@ -84,23 +88,62 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        // From here on Ctrl-C stops the run at the next batch boundary and saves it.
+        let stop = StopRequest()
+        stop.stopOnInterrupt {
+            FileHandle.standardError.write(Data("\nstopping after this batch (Ctrl-C again to quit without saving)\n".utf8))
+        }
         compute.apply()
-        let recipe = try trainingPlan()
         let outputURL = output.map { URL(fileURLWithPath: $0) }
         if let outputURL { try checkWritable(outputURL) }
+        let resumeURL = resume.map { URL(fileURLWithPath: $0) }
+        let checkpointURL = checkpoint.map { URL(fileURLWithPath: $0) } ?? resumeURL
+            ?? outputURL.map(TrainingCheckpoint.defaultURL(forOutput:))
+        if let checkpointURL { try checkWritable(checkpointURL) }
         let data = try dataOptions.load()
+        let trainer: Trainer
+        if let resumeURL {
+            let saved = try TrainingCheckpoint.read(contentsOf: resumeURL)
+            // The checkpoint's own settings, with the command line's overrides: any difference is refused.
+            var asked = try trainingPlan(base: Recipe(architecture: saved.model.architecture, options: saved.options))
+            if let model { asked.architecture.name = model }
+            try saved.checkResumable(architecture: asked.architecture, options: asked.options, dataHashes: data.sha256,
+                                     source: resumeURL.path)
+            trainer = try Trainer(resuming: saved)
+            let p = saved.position
+            writeLine("resuming \(saved.model.architecture.name) from \(resumeURL.path): epoch \(p.epoch) of \(saved.options.epochs), "
+                + "\(p.batch) batches of it done")
+        } else {
+            let recipe = try trainingPlan(base: Recipe.named(model ?? "mlp"))
+            let o = recipe.options
+            writeLine("training \(recipe.architecture.name): \(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate), seed \(o.seed), \(data.train.count) training images")
+            trainer = try Trainer(architecture: recipe.architecture, options: o, dataHashes: data.sha256)
+        }
         let printer = try ProgressPrinter(live: !quiet && ProgressPrinter.stderrIsTerminal,
-                                          logURL: log.map { URL(fileURLWithPath: $0) })
-        let o = recipe.options
-        writeLine("training \(recipe.architecture.name): \(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate), seed \(o.seed), \(data.train.count) training images")
-        let trainer = try Trainer(architecture: recipe.architecture, options: o)
-        let history = try trainer.train(on: data.train, test: data.test, onEvent: printer.handle)
+                                          logURL: log.map { URL(fileURLWithPath: $0) }, appendingLog: resumeURL != nil)
+        do {
+            try trainer.train(on: data.train, test: data.test, checkpointURL: checkpointURL, stop: stop, onEvent: printer.handle)
+        } catch DigitsError.trainingStopped(let epoch, let batch, let batches, let saved) {
+            var message = "stopped in epoch \(epoch) after batch \(batch) of \(batches)"
+            if let saved {
+                message += "; the run so far is in \(saved). Continue it with:\n  digits train --resume \(saved)"
+                if let output { message += " --output \(output)" }
+                if let log { message += " --log \(log)" }
+            } else {
+                message += "; nothing was saved (give --checkpoint FILE or --output FILE to make a run resumable)"
+            }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            throw ExitCode(130)
+        }
+        let history = trainer.history
         let seconds = history.reduce(0) { $0 + $1.seconds }
         if let last = history.last, let accuracy = last.testAccuracy {
             writeLine("test accuracy: \(String(format: "%.2f", accuracy * 100))% after \(history.count) epochs (\(String(format: "%.1f", seconds)) s training)")
         }
         if let outputURL {
-            try ModelFile(model: trainer.model, options: o, history: history, dataHashes: data.sha256).write(to: outputURL)
+            var file = ModelFile(model: trainer.model, options: trainer.options, history: history, dataHashes: trainer.dataHashes)
+            file.metadata["command"] = (["digits"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            try file.write(to: outputURL)
             writeLine("saved \(outputURL.path)")
         }
     }

@@ -27,3 +27,10 @@ extension Layer {
     /// No buffers: the default for layers whose only state is their parameters.
     public var buffers: [Parameter] { [] }
 }
+
+/// A layer that draws random numbers while training, such as dropout's masks. Its generator is part of
+/// a training run's state: a checkpoint saves it so that a resumed run draws the same numbers.
+public protocol RandomLayer: Layer {
+    /// The generator the layer's next draws come from.
+    var generator: SeededGenerator { get set }
+}

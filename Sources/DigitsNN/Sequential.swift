@@ -29,6 +29,11 @@ public final class Sequential {
     /// Every non-trainable buffer (such as batch norm's running statistics), in layer order.
     public var buffers: [Parameter] { layers.flatMap(\.buffers) }
 
+    /// The layers that draw random numbers in training, each with its name `layers.<i>`.
+    public var randomLayers: [(name: String, layer: any RandomLayer)] {
+        layers.enumerated().compactMap { i, layer in (layer as? any RandomLayer).map { ("layers.\(i)", $0) } }
+    }
+
     /// The specs that rebuild this network.
     public var specs: [LayerSpec] { layers.map(\.spec) }
 

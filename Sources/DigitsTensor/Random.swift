@@ -18,6 +18,16 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         s = (splitMix(), splitMix(), splitMix(), splitMix())
     }
 
+    /// A generator that continues from `stateWords` as taken from another one; nil unless there are
+    /// exactly four words and not all are zero (xoshiro's one state that never leaves zero).
+    public init?(stateWords: [UInt64]) {
+        guard stateWords.count == 4, stateWords.contains(where: { $0 != 0 }) else { return nil }
+        s = (stateWords[0], stateWords[1], stateWords[2], stateWords[3])
+    }
+
+    /// The generator's whole state, four words: a generator made from them draws the same numbers next.
+    public var stateWords: [UInt64] { [s.0, s.1, s.2, s.3] }
+
     /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         @inline(__always) func rotl(_ v: UInt64, _ k: UInt64) -> UInt64 { (v << k) | (v >> (64 - k)) }
@@ -55,6 +65,36 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         for i in stride(from: array.count - 1, to: 0, by: -1) {
             let j = nextInt(below: i + 1)
             if i != j { array.swapAt(i, j) }
+        }
+    }
+}
+
+extension SeededGenerator: Codable {
+    /// Reads the state written by `encode(to:)`: four 16-digit hexadecimal words.
+    public init(from decoder: Decoder) throws {
+        var container = try decoder.unkeyedContainer()
+        var words: [UInt64] = []
+        while !container.isAtEnd {
+            let text = try container.decode(String.self)
+            guard text.utf8.count == 16, let word = UInt64(text, radix: 16) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription:
+                    "generator state word '\(text)' is not 16 hexadecimal digits")
+            }
+            words.append(word)
+        }
+        guard let generator = SeededGenerator(stateWords: words) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription:
+                "a generator state is four words, not all zero (got \(words.count))")
+        }
+        self = generator
+    }
+
+    /// Writes the state as four 16-digit hexadecimal words (exact in any JSON reader).
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.unkeyedContainer()
+        for word in stateWords {
+            let digits = String(word, radix: 16)
+            try container.encode(String(repeating: "0", count: 16 - digits.count) + digits)
         }
     }
 }

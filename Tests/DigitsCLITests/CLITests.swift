@@ -27,7 +27,9 @@ final class CLITests: XCTestCase {
     }
 
     /// Runs `digits` with `arguments`; returns the exit status, standard output and standard error.
-    private func digits(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+    /// With `interruptWhen`, sends SIGINT (as Ctrl-C does) as soon as standard output contains that text.
+    private func digits(_ arguments: [String], environment: [String: String] = [:],
+                        interruptWhen marker: String? = nil) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = products.appendingPathComponent("digits")
         process.arguments = arguments
@@ -36,14 +38,26 @@ final class CLITests: XCTestCase {
         env["DIGITS_DATA"] = nil
         for (k, v) in environment { env[k] = v }
         process.environment = env
-        let out = Pipe(), err = Pipe()
+        // Output goes to files, which can be read while the process runs.
+        let name = UUID().uuidString
+        let outURL = directory.appendingPathComponent("\(name).out"), errURL = directory.appendingPathComponent("\(name).err")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        defer { try? out.close(); try? err.close() }
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        if let marker {
+            let deadline = Date().addingTimeInterval(120)
+            while process.isRunning, Date() < deadline,
+                  !((try? String(contentsOf: outURL, encoding: .utf8))?.contains(marker) ?? false) {
+                usleep(2_000)
+            }
+            process.interrupt()
+        }
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        return (process.terminationStatus, try String(contentsOf: outURL, encoding: .utf8), try String(contentsOf: errURL, encoding: .utf8))
     }
 
     func testTrainSaveEvaluate() throws {
@@ -168,4 +182,112 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(neither.status, 0)
         XCTAssertTrue(neither.err.contains("either a picture or --index"), neither.err)
     }
+    /// Ctrl-C during training saves a checkpoint and says how to resume; the resumed run ends with the
+    /// weights of an unbroken one. A resume with other options is refused.
+    func testInterruptedTrainingResumesToTheSameModel() throws {
+        let data = try writeSyntheticIDX(trainCount: 6000, testCount: 200)
+        let common = ["train", "--model", "mlp", "--hidden", "128", "--epochs", "3", "--batch-size", "4", "--quiet"] + data
+        let straight = directory.appendingPathComponent("straight.safetensors").path
+        let unbroken = try digits(common + ["--output", straight], environment: ["DIGITS_GIT_REVISION": "feedface"])
+        XCTAssertEqual(unbroken.status, 0, unbroken.err)
+
+        let model = directory.appendingPathComponent("broken.safetensors").path
+        let log = directory.appendingPathComponent("broken.jsonl").path
+        let checkpoint = directory.appendingPathComponent("broken.checkpoint.safetensors").path
+        let stopped = try digits(common + ["--output", model, "--log", log], interruptWhen: "training mlp")
+        XCTAssertEqual(stopped.status, 130, stopped.out + stopped.err)
+        XCTAssertTrue(stopped.err.contains("Continue it with:\n  digits train --resume \(checkpoint) --output \(model) --log \(log)"), stopped.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: model), "no model before the run is complete")
+        let info = try digits(["info", checkpoint])
+        XCTAssertEqual(info.status, 0, info.err)
+        XCTAssertTrue(info.out.contains("checkpoint: epoch "), info.out)
+
+        let refused = try digits(["train", "--resume", checkpoint, "--lr", "0.5", "--quiet"] + data)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.err.contains("--lr is 0.001 in the checkpoint but 0.5 was asked for"), refused.err)
+
+        let resumed = try digits(["train", "--resume", checkpoint, "--output", model, "--log", log, "--quiet"] + data)
+        XCTAssertEqual(resumed.status, 0, resumed.err)
+        XCTAssertTrue(resumed.out.contains("resuming mlp from \(checkpoint)"), resumed.out)
+        XCTAssertEqual(try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count, 3)
+        let weights = try metadata(model)["weights_sha256"]
+        XCTAssertNotNil(weights)
+        XCTAssertEqual(weights, try metadata(straight)["weights_sha256"], "resumed and unbroken runs end with the same weights")
+
+        let provenance = try digits(["info", straight])
+        XCTAssertTrue(provenance.out.contains("git revision feedface"), provenance.out)
+        XCTAssertTrue(provenance.out.contains("command: digits train --model mlp --hidden 128"), provenance.out)
+        XCTAssertTrue(provenance.out.contains("schedule constant"), provenance.out)
+    }
+
+    /// A small IDX dataset (class c lights a band of rows, plus noise); returns the options naming its four files.
+    private func writeSyntheticIDX(trainCount: Int, testCount: Int) throws -> [String] {
+        var state: UInt64 = 12345
+        func next(_ bound: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        func idx(_ dimensions: [Int], _ payload: [UInt8]) -> Data {
+            var bytes: [UInt8] = [0, 0, 0x08, UInt8(dimensions.count)]
+            for d in dimensions { bytes += [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: d >> $0) } }
+            return Data(bytes + payload)
+        }
+        var options: [String] = []
+        for (role, count) in [("train", trainCount), ("test", testCount)] {
+            var images = [UInt8](repeating: 0, count: count * 784), labels: [UInt8] = []
+            for i in 0..<count {
+                let c = next(10)
+                labels.append(UInt8(c))
+                for p in (2 * c + 3) * 28 ..< (2 * c + 6) * 28 { images[i * 784 + p] = 200 }
+                for _ in 0..<40 { images[i * 784 + next(784)] = UInt8(next(256)) }
+            }
+            let imagesURL = directory.appendingPathComponent("\(role)-images"), labelsURL = directory.appendingPathComponent("\(role)-labels")
+            try idx([count, 28, 28], images).write(to: imagesURL)
+            try idx([count], labels).write(to: labelsURL)
+            options += ["--\(role)-images", imagesURL.path, "--\(role)-labels", labelsURL.path]
+        }
+        return options
+    }
+
+    /// The `__metadata__` of a safetensors file.
+    private func metadata(_ path: String) throws -> [String: String] {
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let length = bytes.prefix(8).reversed().reduce(0) { $0 << 8 | Int($1) }
+        let header = try JSONSerialization.jsonObject(with: Data(bytes[8 ..< 8 + length])) as? [String: Any]
+        return header?["__metadata__"] as? [String: String] ?? [:]
+    }
+
+    func testImportAndInfo() throws {
+        let python = ProcessInfo.processInfo.environment["DIGITS_ONNX_PYTHON"].map { [$0] } ?? ["/usr/bin/env", "python3"]
+        let weights = directory.appendingPathComponent("torch.safetensors").path
+        let make = try Process.run(URL(fileURLWithPath: python[0]), arguments: python.dropFirst() + ["-c", Self.torchWeights, weights])
+        make.waitUntilExit()
+        guard make.terminationStatus == 0 else { throw XCTSkip("no Python with numpy (\(python.joined(separator: " "))) to write the weights") }
+        let model = directory.appendingPathComponent("imported.safetensors").path
+        let imported = try digits(["import", weights, "--model", "mlp", "--hidden", "16", "--output", model])
+        XCTAssertEqual(imported.status, 0, imported.err)
+        let info = try digits(["info", model])
+        XCTAssertTrue(info.out.contains("imported from torch.safetensors (pytorch layout, sha256 "), info.out)
+        let eval = try digits(["evaluate", model, "--data", dataDirectory])
+        XCTAssertEqual(eval.status, 0, eval.err)
+        XCTAssertTrue(eval.out.contains("accuracy"), eval.out)
+        let wrong = try digits(["import", weights, "--model", "lenet5", "--output", model])
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.err.contains("torch.safetensors: cannot import: it holds 2 linear modules (fc1, fc2) but 'lenet5' has 3 dense layers"), wrong.err)
+    }
+
+    /// Writes random PyTorch-layout weights for mlp with 16 hidden units (fc1, fc2) as safetensors.
+    private static let torchWeights = """
+        import json, struct, sys
+        import numpy as np
+        rng = np.random.default_rng(1)
+        tensors = {"fc1.weight": (16, 784), "fc1.bias": (16,), "fc2.weight": (10, 16), "fc2.bias": (10,)}
+        header, data = {}, b""
+        for name, shape in tensors.items():
+            raw = rng.normal(0, 0.05, shape).astype("<f4").tobytes()
+            header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [len(data), len(data) + len(raw)]}
+            data += raw
+        text = json.dumps(header).encode()
+        open(sys.argv[1], "wb").write(struct.pack("<Q", len(text)) + text + data)
+        """
 }

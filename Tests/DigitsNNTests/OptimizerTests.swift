@@ -122,6 +122,62 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual(LearningRateSchedule(parsing: "cosine"), .cosine)
         XCTAssertNil(LearningRateSchedule(parsing: "step:0:0.1"))
         XCTAssertNil(LearningRateSchedule(parsing: "warm"))
+        XCTAssertEqual(["constant", "cosine", "step:3:0.1"].map { LearningRateSchedule(parsing: $0)?.description }, ["constant", "cosine", "step:3:0.1"])
+    }
+}
+
+/// Saving and restoring optimizer state.
+extension OptimizerTests {
+    /// Stepping k times, saving the state, restoring it into a fresh optimizer and stepping on gives the
+    /// same parameters, bit for bit, as stepping without a break.
+    func testSavedStateContinuesExactly() throws {
+        let makers: [(String, () -> Optimizer)] = [
+            ("momentum", { SGD(learningRate: 0.05, momentum: 0.9) }),
+            ("nesterov", { SGD(learningRate: 0.05, momentum: 0.9, nesterov: true) }),
+            ("rmsprop", { RMSprop(learningRate: 0.01) }),
+            ("adam", { Adam(learningRate: 0.01) }),
+        ]
+        for (name, make) in makers {
+            func parameters() -> [Parameter] {
+                [parameter((0..<11).map { Float($0) / 7 }, gradient: []), parameter([0.5, -0.25], gradient: [])]
+            }
+            func setGradients(_ ps: [Parameter], step: Int) {
+                for (k, p) in ps.enumerated() {
+                    p.gradient = Tensor(shape: p.value.shape, values: (0..<p.value.count).map { Float(($0 + 3 * step + k) % 5) - 2 })
+                }
+            }
+            let straight = parameters(), unbroken = make()
+            for step in 0..<5 { setGradients(straight, step: step); unbroken.step(straight) }
+
+            let resumed = parameters(), first = make()
+            for step in 0..<2 { setGradients(resumed, step: step); first.step(resumed) }
+            let saved = first.state
+            XCTAssertFalse(saved.buffers.isEmpty, name)
+            let second = make()
+            try second.restore(saved, parameters: resumed)
+            XCTAssertEqual(second.state, saved, name)
+            for step in 2..<5 { setGradients(resumed, step: step); second.step(resumed) }
+            XCTAssertEqual(resumed.map(\.value), straight.map(\.value), name)
+        }
+        XCTAssertEqual(Adam().state, OptimizerState(), "no buffers before the first step")
+        XCTAssertTrue(SGD(learningRate: 0.1).state.buffers.isEmpty, "plain gradient descent keeps nothing")
+    }
+
+    func testStateThatDoesNotFitIsRefused() throws {
+        let p = parameter([1, 2, 3], gradient: [1, 1, 1])
+        let adam = Adam()
+        adam.step([p])
+        XCTAssertEqual(adam.state.step, 1)
+        XCTAssertThrowsError(try RMSprop().restore(adam.state, parameters: [p])) { error in
+            XCTAssertTrue("\(error)".contains("mean_square"), "\(error)")
+        }
+        XCTAssertThrowsError(try SGD(learningRate: 0.1).restore(adam.state, parameters: [p]))
+        let other = parameter([1, 2], gradient: [0, 0])
+        XCTAssertThrowsError(try Adam().restore(adam.state, parameters: [other])) { error in
+            XCTAssertTrue("\(error)".contains("holds 3 values"), "\(error)")
+        }
+        XCTAssertThrowsError(try Adam().restore(adam.state, parameters: [p, other]))
+        XCTAssertNoThrow(try Adam().restore(OptimizerState(), parameters: [p]))
     }
 
     func testOneCycleWarmsUpThenAnneals() {

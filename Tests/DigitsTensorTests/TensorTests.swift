@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 import DigitsTensor
 
 final class TensorTests: XCTestCase {
@@ -73,6 +74,19 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(order, order2)
         XCTAssertEqual(order.sorted(), Array(0..<50))
         XCTAssertNotEqual(order, Array(0..<50))
+    }
+
+    func testGeneratorStateCarriesOnTheSequence() throws {
+        var a = SeededGenerator(seed: 42)
+        for _ in 0..<5 { _ = a.next() }
+        var b = try XCTUnwrap(SeededGenerator(stateWords: a.stateWords))
+        var c = try JSONDecoder().decode(SeededGenerator.self, from: JSONEncoder().encode(a))
+        let expected = (0..<8).map { _ in a.next() }
+        XCTAssertEqual((0..<8).map { _ in b.next() }, expected)
+        XCTAssertEqual((0..<8).map { _ in c.next() }, expected)
+        XCTAssertNil(SeededGenerator(stateWords: [0, 0, 0, 0]))
+        XCTAssertNil(SeededGenerator(stateWords: [1, 2, 3]))
+        XCTAssertThrowsError(try JSONDecoder().decode(SeededGenerator.self, from: Data(#"["12","34","56","78"]"#.utf8)))
     }
 
     func testNormalDrawsHaveTheRightMoments() {

@@ -1,18 +1,7 @@
 import XCTest
 import Digits
 
-final class ModelFileTests: XCTestCase {
-    private var directory: URL!
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("digits-modelfile-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
-
+final class ModelFileTests: TemporaryDirectoryTestCase {
     func testRoundTripKeepsWeightsAndProvenance() throws {
         let train = try syntheticDigits(count: 200, seed: 1)
         var options = Recipe.mlp.options
@@ -68,6 +57,44 @@ final class ModelFileTests: XCTestCase {
         let cut = directory.appendingPathComponent("cut.safetensors")
         try bytes.prefix(bytes.count / 2).write(to: cut)
         XCTAssertThrowsError(try ModelFile.read(contentsOf: cut))
+    }
+
+    /// Model files record the code's git revision; `infoText` shows it with the options, seed and data.
+    func testProvenanceIsRecordedAndShown() throws {
+        let model = Model(architecture: Recipe.linearSVM.architecture, seed: 1)
+        let url = directory.appendingPathComponent("svm.safetensors")
+        var file = ModelFile(model: model, options: Recipe.linearSVM.options, history: [],
+                             dataHashes: MNIST.knownSHA256ByRole, gitRevision: "0123abcd-dirty")
+        file.metadata["command"] = "digits train --model linear-svm"
+        try file.write(to: url)
+        let loaded = try ModelFile.read(contentsOf: url)
+        XCTAssertEqual(loaded.gitRevision, "0123abcd-dirty")
+        let text = try ModelFile.infoText(contentsOf: url)
+        for expected in ["git revision 0123abcd-dirty", "written by digits \(digitsVersion)", "seed 1", "sgd lr 0.05", "l2 0.0001",
+                         "the official MNIST files", "command: digits train --model linear-svm"] {
+            XCTAssertTrue(text.contains(expected), "\(expected) in \(text)")
+        }
+        XCTAssertNil(try ModelFile.decode(ModelFile(model: model, options: nil, history: [], gitRevision: nil).encoded(), source: "m").gitRevision)
+    }
+
+    /// The revision comes from $DIGITS_GIT_REVISION, else from git in the given folder, else is unknown.
+    func testGitRevisionLookup() throws {
+        XCTAssertEqual(Provenance.gitRevision(environment: ["DIGITS_GIT_REVISION": " v1.2 \n"], directory: directory), "v1.2")
+        XCTAssertNil(Provenance.gitRevision(environment: [:], directory: directory), "not a repository")
+        func git(_ arguments: String...) throws -> Int32 {
+            let process = try Process.run(URL(fileURLWithPath: "/usr/bin/env"),
+                                          arguments: ["git", "-C", directory.path, "-c", "user.name=t", "-c", "user.email=t@example.com"] + arguments)
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        guard (try? git("init", "-q")) == 0 else { throw XCTSkip("git is not available") }
+        try Data("a".utf8).write(to: directory.appendingPathComponent("a.txt"))
+        XCTAssertEqual(try git("add", "a.txt"), 0)
+        XCTAssertEqual(try git("commit", "-q", "-m", "one"), 0)
+        let clean = try XCTUnwrap(Provenance.gitRevision(environment: [:], directory: directory))
+        XCTAssertEqual(clean.count, 40, clean)
+        try Data("b".utf8).write(to: directory.appendingPathComponent("a.txt"))
+        XCTAssertEqual(Provenance.gitRevision(environment: [:], directory: directory), clean + "-dirty")
     }
 
     func testUnwritableOutputIsReportedBeforeTraining() {

@@ -387,6 +387,36 @@ final class SafetensorsTests: XCTestCase {
         }
     }
 
+    /// Other element types are converted to Float32 when asked: F16 and BF16 exactly, F64 rounded,
+    /// integers and booleans as numbers; the byte counts follow each type's element size.
+    func testOtherDtypesConvertWhenAsked() throws {
+        let header = #"{"b":{"dtype":"BF16","shape":[2],"data_offsets":[8,12]},"d":{"dtype":"F64","shape":[1],"data_offsets":[12,20]},"#
+            + #""h":{"dtype":"F16","shape":[4],"data_offsets":[0,8]},"n":{"dtype":"I64","shape":[],"data_offsets":[20,28]},"#
+            + #""u":{"dtype":"U8","shape":[2],"data_offsets":[28,30]},"w":{"dtype":"F32","shape":[1],"data_offsets":[30,34]}}"#
+        var data: [UInt8] = [0x00, 0x3C, 0x00, 0xC0, 0x01, 0x00, 0x00, 0x7C]          // F16: 1, −2, 2⁻²⁴ (subnormal), +∞
+        data += [0x80, 0x3F, 0x49, 0x40]                                                // BF16: 1, 3.140625
+        data += littleEndian(Double(0.1).bitPattern)                                    // F64: 0.1
+        data += littleEndian(UInt64(bitPattern: -937))                                  // I64: −937
+        data += [7, 255]                                                                // U8
+        data += [0, 0, 0x80, 0x3F]                                                      // F32: 1
+        let bytes = rawFile(header: header, data: data)
+        let file = try SafetensorsFile.decode(bytes, source: "mixed", dtypes: .convertToFloat32)
+        XCTAssertEqual(file["h"]?.values, [1, -2, 0x1p-24, .infinity])
+        XCTAssertEqual(file["b"]?.values, [1, 3.140625])
+        XCTAssertEqual(file["d"]?.values, [Float(0.1)])
+        XCTAssertEqual(file["n"], SafetensorsTensor(name: "n", shape: [], values: [-937]))
+        XCTAssertEqual(file["u"]?.values, [7, 255])
+        XCTAssertEqual(file["w"]?.values, [1])
+        XCTAssertEqual(decodeError(bytes), .unsupportedDtype(source: decodeError(bytes)?.source ?? "", tensor: "b", dtype: "BF16"),
+                       "F32 only by default")
+        let wrongSize = rawFile(header: #"{"h":{"dtype":"F16","shape":[3],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8))
+        XCTAssertThrowsError(try SafetensorsFile.decode(wrongSize, source: "x", dtypes: .convertToFloat32)) { error in
+            XCTAssertTrue("\(error)".contains("shape [3] of F16 needs 6"), "\(error)")
+        }
+        let unknown = rawFile(header: #"{"q":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}"#, data: [0])
+        XCTAssertThrowsError(try SafetensorsFile.decode(unknown, source: "x", dtypes: .convertToFloat32))
+    }
+
     func testBadShapes() {
         assertDecodeFails(
             rawFile(header: #"{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]),
@@ -609,33 +639,6 @@ final class SafetensorsTests: XCTestCase {
     }
 
     // MARK: Interoperability with Python
-
-    /// Runs `python3 -c script args...`; returns exit status and standard output.
-    private func runPython(_ script: String, _ arguments: [String], directory: URL) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let output = Pipe()
-        let errorsURL = directory.appendingPathComponent("python-stderr-\(UUID().uuidString).txt")
-        _ = FileManager.default.createFile(atPath: errorsURL.path, contents: nil)
-        let errorsHandle = try FileHandle(forWritingTo: errorsURL)
-        process.standardOutput = output
-        process.standardError = errorsHandle
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try errorsHandle.close()
-        let errors = (try? String(contentsOf: errorsURL, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(at: errorsURL)
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self), errors)
-    }
-
-    private func requirePython(_ module: String, directory: URL) throws {
-        let result = try runPython("import \(module)", [], directory: directory)
-        if result.status != 0 {
-            throw XCTSkip("python3 with \(module) is not available")
-        }
-    }
 
     private var interopFile: SafetensorsFile {
         let big = (0..<(64 * 10)).map { Float($0 % 97) * 0.25 - 3 }

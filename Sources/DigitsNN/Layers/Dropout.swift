@@ -10,17 +10,18 @@ import DigitsTensor
 /// so E[y] = x in both modes. Any shape; each element has its own draw.
 /// Backward: ∂L/∂x = ∂L/∂y ⊙ m with the mask of the latest training forward.
 /// The masks come from the layer's own `SeededGenerator`, so the same seed gives the same masks.
-public final class Dropout: Layer {
+public final class Dropout: RandomLayer {
     /// p, the probability that a unit is dropped in training.
     public let rate: Float
-    private var rng: SeededGenerator
+    /// The generator the masks are drawn from (saved in checkpoints).
+    public var generator: SeededGenerator
     private var mask = Tensor(shape: [0])      // m of the latest training forward
 
     /// A dropout layer dropping each unit with probability `rate` (0 ≤ rate < 1), its masks drawn from `seed`.
     public init(rate: Float, seed: UInt64) {
         precondition(rate >= 0 && rate < 1, "Dropout: rate must be in [0, 1), got \(rate)")
         self.rate = rate
-        rng = SeededGenerator(seed: seed)
+        generator = SeededGenerator(seed: seed)
     }
 
     /// None: dropout has no parameters.
@@ -40,7 +41,7 @@ public final class Dropout: Layer {
         mask.withUnsafeMutableBufferPointer { m in
             y.withUnsafeMutableBufferPointer { y in
                 for i in 0..<y.count {
-                    m[i] = rng.nextUniform() < keep ? scale : 0       // m[i] ~ (1/(1−p))·Bernoulli(1 − p)
+                    m[i] = generator.nextUniform() < keep ? scale : 0       // m[i] ~ (1/(1−p))·Bernoulli(1 − p)
                     y[i] *= m[i]                                     // y = x ⊙ m
                 }
             }

@@ -45,3 +45,18 @@ public final class Adadelta: Optimizer {
         }
     }
 }
+
+extension Adadelta {
+    /// The running means of squared gradients (`square_gradient`) and of squared steps (`square_step`).
+    public var state: OptimizerState {
+        OptimizerState(buffers: squareGradient.contents.isEmpty ? [:]
+                           : ["square_gradient": squareGradient.contents, "square_step": squareStep.contents])
+    }
+
+    /// Takes over saved running means.
+    public func restore(_ state: OptimizerState, parameters: [Parameter]) throws {
+        let buffers = try state.buffers(roles: ["square_gradient", "square_step"], parameters: parameters, optimizer: "Adadelta")
+        squareGradient.contents = buffers["square_gradient"] ?? []
+        squareStep.contents = buffers["square_step"] ?? []
+    }
+}

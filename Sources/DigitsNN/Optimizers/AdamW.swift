@@ -60,6 +60,22 @@ public final class AdamW: Optimizer {
     }
 }
 
+extension AdamW {
+    /// The moments `m` and `v`, one buffer each per parameter, and t, once a step has been taken.
+    public var state: OptimizerState {
+        OptimizerState(buffers: m.contents.isEmpty ? [:] : ["m": m.contents, "v": v.contents], step: t)
+    }
+
+    /// Takes over saved moments `m` and `v` and the step count t.
+    public func restore(_ state: OptimizerState, parameters: [Parameter]) throws {
+        guard state.step >= 0 else { throw OptimizerStateError("the saved AdamW step count \(state.step) is negative") }
+        let buffers = try state.buffers(roles: ["m", "v"], parameters: parameters, optimizer: "AdamW")
+        m.contents = buffers["m"] ?? []
+        v.contents = buffers["v"] ?? []
+        t = state.step
+    }
+}
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -54,6 +54,18 @@ public enum LearningRateSchedule: Codable, Equatable, Sendable {
     }
 }
 
+extension LearningRateSchedule: CustomStringConvertible {
+    /// The schedule as `--schedule` takes it: `constant`, `cosine`, `step:EVERY:FACTOR` or `one-cycle:WARMUP`.
+    public var description: String {
+        switch self {
+        case .constant: return "constant"
+        case .cosine: return "cosine"
+        case .step(let every, let factor): return "step:\(every):\(factor)"
+        case .oneCycle(let warmup): return "one-cycle:\(warmup)"
+        }
+    }
+}
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

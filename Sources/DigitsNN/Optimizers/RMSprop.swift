@@ -54,4 +54,14 @@ public final class RMSprop: Optimizer {
             }
         }
     }
+
+    /// `mean_square` (v), one buffer per parameter, once a step has been taken.
+    public var state: OptimizerState {
+        OptimizerState(buffers: meanSquare.contents.isEmpty ? [:] : ["mean_square": meanSquare.contents])
+    }
+
+    /// Takes over a saved `mean_square`.
+    public func restore(_ state: OptimizerState, parameters: [Parameter]) throws {
+        meanSquare.contents = try state.buffers(roles: ["mean_square"], parameters: parameters, optimizer: "RMSprop")["mean_square"] ?? []
+    }
 }

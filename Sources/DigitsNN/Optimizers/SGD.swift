@@ -47,6 +47,17 @@ public final class SGD: Optimizer {
         }
     }
 
+    /// `velocity` (v), one buffer per parameter, once a step with momentum has been taken; nothing for plain descent.
+    public var state: OptimizerState {
+        OptimizerState(buffers: velocity.contents.isEmpty ? [:] : ["velocity": velocity.contents])
+    }
+
+    /// Takes over a saved `velocity` (none for plain gradient descent).
+    public func restore(_ state: OptimizerState, parameters: [Parameter]) throws {
+        let buffers = try state.buffers(roles: momentum == 0 ? [] : ["velocity"], parameters: parameters, optimizer: "SGD")
+        velocity.contents = buffers["velocity"] ?? []
+    }
+
     /// w ← w − η g on the listed rows; the gradient is zero on the others, which therefore do not move.
     private func stepRows(_ p: Parameter, rows: [Int]) {
         let width = p.value.count / max(p.value.shape.first ?? 1, 1)
