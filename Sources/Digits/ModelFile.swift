@@ -93,7 +93,9 @@ public struct ModelFile {
             throw bad("its metadata has no \"format\": \"\(formatTag)\" entry (is it a digits model?)")
         }
         // A checkpoint is a model file plus the optimizer's tensors, which the model does not use.
-        let tensors = isCheckpoint ? file.tensors.filter { !$0.name.hasPrefix(TrainingCheckpoint.optimizerPrefix) } : file.tensors
+        let tensors = isCheckpoint ? file.tensors.filter {
+            !$0.name.hasPrefix(TrainingCheckpoint.optimizerPrefix) && !$0.name.hasPrefix(TrainingCheckpoint.averagePrefix)
+        } : file.tensors
         guard let archText = meta["architecture"] else { throw bad("the metadata has no \"architecture\"") }
         let architecture: Architecture
         do { architecture = try JSONDecoder().decode(Architecture.self, from: Data(archText.utf8)) }

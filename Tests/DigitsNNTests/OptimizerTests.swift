@@ -90,6 +90,27 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(Double(p.value.storage[0]), 1 - delta1 - delta2, accuracy: 1e-7)
     }
 
+    func testGradientClippingScalesTheJointNorm() {
+        let a = parameter([0, 0], gradient: [3, 0]), b = parameter([0], gradient: [4])
+        XCTAssertEqual(GradientClipping.clip([a, b], maxNorm: 10), 5)           // ‖(3, 0, 4)‖ = 5: unchanged
+        XCTAssertEqual(a.gradient.storage, [3, 0])
+        XCTAssertEqual(GradientClipping.clip([a, b], maxNorm: 1), 5)
+        XCTAssertEqual(a.gradient.storage[0], 0.6, accuracy: 1e-7)              // scaled by 1/5
+        XCTAssertEqual(b.gradient.storage[0], 0.8, accuracy: 1e-7)
+    }
+
+    func testWeightAverage() {
+        let p = parameter([1, 2], gradient: [0, 0])
+        let average = WeightAverage(of: [p], decay: 0.75)
+        p.value = Tensor(shape: [2], values: [5, 6])
+        average.update()                                                      // 0.75·(1, 2) + 0.25·(5, 6)
+        XCTAssertEqual(average.averages[0].storage, [2, 3])
+        average.swap()
+        XCTAssertEqual(p.value.storage, [2, 3])
+        average.swap()
+        XCTAssertEqual(p.value.storage, [5, 6])
+    }
+
     /// Gradient descent on a convex bowl reaches its minimum with every optimizer.
     func testEveryOptimizerMinimisesAQuadratic() {
         let optimizers: [Optimizer] = [SGD(learningRate: 0.1), SGD(learningRate: 0.05, momentum: 0.9),

@@ -42,8 +42,17 @@ final class CheckpointTests: TemporaryDirectoryTestCase {
 
     func testStoppedAndResumedRunsMatchAnUnbrokenOne() throws {
         let data = try syntheticDigits(count: 300, seed: 21), test = try syntheticDigits(count: 64, seed: 22)
-        for optimizer in [OptimizerKind.adam, .rmsprop, .nesterov] {
-            let o = options(optimizer)
+        // Every training option with state or randomness: AdamW's decay, label smoothing, clipping,
+        // augmentation drawn per (seed, epoch, sample), and the weight average kept in the checkpoint.
+        var everything = options(.adamw)
+        everything.learningRate = 0.003
+        everything.weightDecay = 0.05
+        everything.labelSmoothing = 0.1
+        everything.clipNorm = 1
+        everything.augmentation = .standard
+        everything.averageDecay = 0.9
+        for o in [options(.adam), options(.rmsprop), options(.nesterov), everything] {
+            let optimizer = o.optimizer
             let unbroken = try Trainer(architecture: architecture, options: o)
             try unbroken.train(on: data, test: test)
 

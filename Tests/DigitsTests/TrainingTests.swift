@@ -86,6 +86,50 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    func testWeightAverageIsWhatIsTestedAndKept() throws {
+        let data = try realMNIST()
+        var options = Recipe.mlp.options
+        options.epochs = 2
+        let train = data.train.prefix(1500), test = data.test.prefix(300)
+        let plain = try Trainer(architecture: Recipe.mlp.architecture, options: options)
+        try plain.train(on: train, test: test)
+        // d = 0: the average is the last weights, so nothing changes.
+        options.averageDecay = 0
+        let zero = try Trainer(architecture: Recipe.mlp.architecture, options: options)
+        try zero.train(on: train, test: test)
+        XCTAssertEqual(zero.model.network.parameters.map(\.value), plain.model.network.parameters.map(\.value))
+        XCTAssertEqual(zero.history.map(\.testAccuracy), plain.history.map(\.testAccuracy))
+        // d = 0.9: the kept model is the average, and its accuracy is what the history reports.
+        options.averageDecay = 0.9
+        let averaged = try Trainer(architecture: Recipe.mlp.architecture, options: options)
+        try averaged.train(on: train, test: test)
+        XCTAssertNotEqual(averaged.model.network.parameters.map(\.value), plain.model.network.parameters.map(\.value))
+        XCTAssertEqual(try Evaluation.run(averaged.model, on: test).accuracy, try XCTUnwrap(averaged.history.last?.testAccuracy), accuracy: 1e-12)
+    }
+
+    func testNewTrainingOptionsAreCheckedAndOldFilesStillRead() throws {
+        var o = Recipe.mlp.options
+        o.labelSmoothing = 1
+        XCTAssertThrowsError(try o.validate())
+        o = Recipe.linearSVM.options
+        o.labelSmoothing = 0.1                                  // hinge loss: no smoothing
+        XCTAssertThrowsError(try o.validate())
+        o = Recipe.mlp.options
+        o.weightDecay = 0.01                                    // RMSprop: use --l2
+        XCTAssertThrowsError(try o.validate()) { XCTAssertTrue("\($0)".contains("adamw"), "\($0)") }
+        o.optimizer = .adamw
+        XCTAssertNoThrow(try o.validate())
+        o.clipNorm = 0
+        XCTAssertThrowsError(try o.validate())
+        o.clipNorm = nil
+        o.averageDecay = 1
+        XCTAssertThrowsError(try o.validate())
+        // Options written before these fields existed read with their defaults.
+        let old = #"{"epochs":5,"batchSize":128,"optimizer":"rmsprop","learningRate":0.001,"loss":"cross-entropy","l2":0,"seed":1,"shuffle":true}"#
+        let decoded = try JSONDecoder().decode(TrainingOptions.self, from: Data(old.utf8))
+        XCTAssertEqual(decoded, Recipe.mlp.options)
+    }
+
     func testSummaryShapesAndParameterCounts() {
         let lenet = Model(architecture: Recipe.lenet5.architecture, seed: 1)
         XCTAssertEqual(lenet.network.parameterCount, 61_706)          // LeNet-5 with 28x28 inputs
