@@ -37,6 +37,11 @@ public struct BatchProgress: Sendable {
     public var loss: Double, accuracy: Double
     /// Seconds since the epoch began.
     public var elapsed: Double
+    /// The learning rate of this batch's step.
+    public var learningRate: Float
+
+    /// The step number counted over the whole run, from 1: (epoch − 1) × batches + batch.
+    public var step: Int { (epoch - 1) * batches + batch }
 }
 
 /// What a training run reports as it goes.
@@ -107,7 +112,8 @@ public final class Trainer {
                     epoch: epoch, epochs: lastEpoch,
                     batch: b + 1, batches: batches.count, samples: seen, totalSamples: order.count,
                     loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
-                    elapsed: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)))
+                    elapsed: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9,
+                    learningRate: optimizer.learningRate)))
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)),

@@ -31,6 +31,10 @@ struct TrainCommand: ParsableCommand {
     var output: String?
     @Option(name: .long, help: "Write every epoch's metrics to this file as JSON lines.")
     var log: String?
+    @Option(name: .long, help: "Write TensorBoard event files (loss, accuracy, learning rate) to this folder.")
+    var tensorboard: String?
+    @Option(name: .long, help: "With --tensorboard, a per-step point every N steps.")
+    var tensorboardEvery: Int = TensorBoardTrainingLog.defaultEverySteps
     @Flag(name: .long, help: "One plain line per epoch, no live progress bar.")
     var quiet = false
     @OptionGroup var dataOptions: DataOptions
@@ -40,6 +44,7 @@ struct TrainCommand: ParsableCommand {
         if let optimizer, OptimizerKind(rawValue: optimizer) == nil {
             throw ValidationError("unknown optimizer '\(optimizer)'; choose one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        guard tensorboardEvery >= 1 else { throw ValidationError("--tensorboard-every must be at least 1") }
         _ = try trainingPlan()
     }
 
@@ -73,8 +78,14 @@ struct TrainCommand: ParsableCommand {
                                           logURL: log.map { URL(fileURLWithPath: $0) })
         let o = recipe.options
         writeLine("training \(recipe.architecture.name): \(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate), seed \(o.seed), \(data.train.count) training images")
+        let tensorboardLog = try tensorboard.map {
+            try TensorBoardTrainingLog(directory: URL(fileURLWithPath: $0), everySteps: tensorboardEvery)
+        }
         let trainer = try Trainer(architecture: recipe.architecture, options: o)
-        let history = try trainer.train(on: data.train, test: data.test, onEvent: printer.handle)
+        let history = try trainer.train(on: data.train, test: data.test) { event in
+            printer.handle(event)
+            tensorboardLog?.handle(event)
+        }
         let seconds = history.reduce(0) { $0 + $1.seconds }
         if let last = history.last, let accuracy = last.testAccuracy {
             writeLine("test accuracy: \(String(format: "%.2f", accuracy * 100))% after \(history.count) epochs (\(String(format: "%.1f", seconds)) s training)")
@@ -82,6 +93,10 @@ struct TrainCommand: ParsableCommand {
         if let outputURL {
             try ModelFile(model: trainer.model, options: o, history: history, dataHashes: data.sha256).write(to: outputURL)
             writeLine("saved \(outputURL.path)")
+        }
+        if let tensorboardLog {
+            try tensorboardLog.finish()
+            writeLine("TensorBoard events: \(tensorboardLog.file.url.path)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DigitsTestSupport
 
 @testable import Digits
 
@@ -610,31 +611,10 @@ final class SafetensorsTests: XCTestCase {
 
     // MARK: Interoperability with Python
 
-    /// Runs `python3 -c script args...`; returns exit status and standard output.
-    private func runPython(_ script: String, _ arguments: [String], directory: URL) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let output = Pipe()
-        let errorsURL = directory.appendingPathComponent("python-stderr-\(UUID().uuidString).txt")
-        _ = FileManager.default.createFile(atPath: errorsURL.path, contents: nil)
-        let errorsHandle = try FileHandle(forWritingTo: errorsURL)
-        process.standardOutput = output
-        process.standardError = errorsHandle
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try errorsHandle.close()
-        let errors = (try? String(contentsOf: errorsURL, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(at: errorsURL)
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self), errors)
-    }
-
-    private func requirePython(_ module: String, directory: URL) throws {
-        let result = try runPython("import \(module)", [], directory: directory)
-        if result.status != 0 {
-            throw XCTSkip("python3 with \(module) is not available")
-        }
+    /// A Python that imports `module` (`TestPython`); skips the test when there is none.
+    private func requirePython(_ module: String) throws -> TestPython {
+        guard let python = TestPython.find(importing: [module]) else { throw XCTSkip(TestPython.missingMessage([module])) }
+        return python
     }
 
     private var interopFile: SafetensorsFile {
@@ -651,7 +631,7 @@ final class SafetensorsTests: XCTestCase {
 
     func testPythonNumpyReadsOurFile() throws {
         let directory = try makeTemporaryDirectory()
-        try requirePython("numpy", directory: directory)
+        let python = try requirePython("numpy")
         let url = directory.appendingPathComponent("swift-written.safetensors")
         let file = interopFile
         try file.write(to: url)
@@ -673,7 +653,7 @@ final class SafetensorsTests: XCTestCase {
                                         'first': [float(x) for x in arr.ravel()[:3]], 'offsets': [b, e]}
             print(json.dumps(out))
             """
-        let result = try runPython(script, [url.path], directory: directory)
+        let result = try python.run(script: script, arguments: [url.path])
         XCTAssertEqual(result.status, 0, result.errors)
         let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
         XCTAssertEqual(parsed["metadata"] as? [String: String], file.metadata)
@@ -691,7 +671,7 @@ final class SafetensorsTests: XCTestCase {
 
     func testWeReadFileWrittenByPythonNumpy() throws {
         let directory = try makeTemporaryDirectory()
-        try requirePython("numpy", directory: directory)
+        let python = try requirePython("numpy")
         let url = directory.appendingPathComponent("python-written.safetensors")
         let script = """
             import json, struct, sys
@@ -713,7 +693,7 @@ final class SafetensorsTests: XCTestCase {
             with open(sys.argv[1], 'wb') as f:
                 f.write(struct.pack('<Q', len(text)) + text + b''.join(blobs))
             """
-        let result = try runPython(script, [url.path], directory: directory)
+        let result = try python.run(script: script, arguments: [url.path])
         XCTAssertEqual(result.status, 0, result.errors)
         let file = try SafetensorsFile.read(contentsOf: url)
         XCTAssertEqual(file.tensors.map(\.name), ["conv.bias", "temperature", "conv.weight"])
@@ -726,7 +706,7 @@ final class SafetensorsTests: XCTestCase {
 
     func testSafetensorsPackageInteropIfInstalled() throws {
         let directory = try makeTemporaryDirectory()
-        try requirePython("safetensors.numpy", directory: directory)
+        let python = try requirePython("safetensors.numpy")
         let ours = directory.appendingPathComponent("ours.safetensors")
         let theirs = directory.appendingPathComponent("theirs.safetensors")
         try interopFile.write(to: ours)
@@ -742,7 +722,7 @@ final class SafetensorsTests: XCTestCase {
             save_file({'a': np.arange(6, dtype=np.float32).reshape(2, 3), 's': np.array(2.5, dtype=np.float32)},
                       sys.argv[2], metadata={'m': 'v'})
             """
-        let result = try runPython(script, [ours.path, theirs.path], directory: directory)
+        let result = try python.run(script: script, arguments: [ours.path, theirs.path])
         XCTAssertEqual(result.status, 0, result.errors)
         let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
         XCTAssertEqual(parsed["metadata"] as? [String: String], interopFile.metadata)
