@@ -13,7 +13,7 @@
 //   DigitsExport        models in other formats (ONNX)
 //   DigitsServer        the HTTP API and the draw-a-digit page (Hummingbird)
 //   DigitsCLI           the `digits` command: parses options, calls Digits
-//   DigitsTestSupport   helpers the test targets share (a Python with given modules)
+//   DigitsTestSupport   helpers the test targets share (a Python with given modules, a WebDriver client)
 import PackageDescription
 
 // Release builds: no overflow or bounds checks in the numeric code, whole-module optimisation, and
@@ -109,6 +109,6 @@ let package = Package(
         .testTarget(name: "DigitsCLITests", dependencies: ["DigitsCLI"]),
         .testTarget(name: "DigitsImagingTests", dependencies: ["DigitsImaging"]),
         .testTarget(name: "DigitsExportTests", dependencies: ["DigitsExport", "DigitsTestSupport"]),
-        .testTarget(name: "DigitsServerTests", dependencies: ["DigitsServer"]),
+        .testTarget(name: "DigitsServerTests", dependencies: ["DigitsServer", "DigitsTestSupport"]),
     ]
 )
