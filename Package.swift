@@ -5,13 +5,16 @@
 //   CBLAS, CZlib        C libraries (OpenBLAS, zlib) as system-library modules
 //   DigitsTensor        tensor core: Float32 storage with a shape, kernels, BLAS products, seeded RNG
 //   DigitsNN            layers, losses, optimizers, sequential models
-//   DigitsData          IDX files (raw or gzip), MNIST location and download, mini-batches
+//   DigitsData          IDX files (raw or gzip), MNIST location and download, mini-batches; the file
+//                       formats and checksums above them share (protobuf encoder, TFRecord, CRC-32C, SHA-256)
 //   DigitsImaging       decoding pictures (PNG, JPEG, PGM/PPM) and preparing them as MNIST digits
-//   Digits              application services: recipes, training runs, metrics, safetensors checkpoints
+//   Digits              application services: recipes, training runs, metrics, safetensors checkpoints,
+//                       TensorBoard logs
 //   DigitsExport        models in other formats (ONNX)
 //   DigitsReport        charts drawn to PNG, the HTML model report, layer-by-layer explanations
 //   DigitsServer        the HTTP API and the draw-a-digit page (Hummingbird)
 //   DigitsCLI           the `digits` command: parses options, calls Digits
+//   DigitsTestSupport   helpers the test targets share (a Python with given modules, a WebDriver client)
 import PackageDescription
 
 // Release builds: no overflow or bounds checks in the numeric code, whole-module optimisation, and
@@ -107,14 +110,15 @@ let package = Package(
             dependencies: ["Digits"],
             swiftSettings: unsafeFlagsRelease
         ),
+        .target(name: "DigitsTestSupport", path: "Tests/DigitsTestSupport"),
         .testTarget(name: "DigitsTensorTests", dependencies: ["DigitsTensor"]),
         .testTarget(name: "DigitsNNTests", dependencies: ["DigitsNN"]),
         .testTarget(name: "DigitsDataTests", dependencies: ["DigitsData"]),
-        .testTarget(name: "DigitsTests", dependencies: ["Digits"]),
+        .testTarget(name: "DigitsTests", dependencies: ["Digits", "DigitsTestSupport"]),
         .testTarget(name: "DigitsCLITests", dependencies: ["DigitsCLI"]),
         .testTarget(name: "DigitsImagingTests", dependencies: ["DigitsImaging"]),
-        .testTarget(name: "DigitsExportTests", dependencies: ["DigitsExport"]),
-        .testTarget(name: "DigitsServerTests", dependencies: ["DigitsServer"]),
-        .testTarget(name: "DigitsReportTests", dependencies: ["DigitsReport"]),
+        .testTarget(name: "DigitsExportTests", dependencies: ["DigitsExport", "DigitsTestSupport"]),
+        .testTarget(name: "DigitsServerTests", dependencies: ["DigitsServer", "DigitsTestSupport"]),
+        .testTarget(name: "DigitsReportTests", dependencies: ["DigitsReport", "DigitsTestSupport"]),
     ]
 )

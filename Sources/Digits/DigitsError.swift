@@ -33,7 +33,7 @@ public enum DigitsError: Error, CustomStringConvertible, Equatable {
         case .badModelFile(let path, let reason):
             return "\(path): not a usable digits model: \(reason). Train one with `digits train --output FILE`."
         case .unwritableOutput(let path, let reason):
-            return "\(path): cannot write the output: \(reason). Choose another --output path."
+            return "\(path): cannot write the output: \(reason). Choose another path."
         case .dataMismatch(let message):
             return message
         case .badCheckpoint(let path, let reason):

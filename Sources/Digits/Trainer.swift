@@ -37,6 +37,11 @@ public struct BatchProgress: Sendable {
     public var loss: Double, accuracy: Double
     /// Seconds since the epoch began.
     public var elapsed: Double
+    /// The learning rate of this batch's step.
+    public var learningRate: Float
+
+    /// The step number counted over the whole run, from 1: (epoch − 1) × batches + batch.
+    public var step: Int { (epoch - 1) * batches + batch }
 }
 
 /// What a training run reports as it goes.
@@ -214,7 +219,7 @@ public final class Trainer {
                     epoch: epoch, epochs: options.epochs,
                     batch: position.batch, batches: batches.count, samples: position.seen, totalSamples: order.count,
                     loss: position.lossSum / Double(position.seen), accuracy: Double(position.correct) / Double(position.seen),
-                    elapsed: position.seconds)))
+                    elapsed: position.seconds, learningRate: optimizer.learningRate)))
             }
             let seen = max(position.seen, 1), seconds = position.seconds
             var record = EpochRecord(epoch: epoch, trainLoss: position.lossSum / Double(seen),

@@ -45,6 +45,10 @@ struct TrainCommand: ParsableCommand {
     var checkpoint: String?
     @Option(name: .long, help: "Continue the run saved in this checkpoint; options given must match the checkpoint's.")
     var resume: String?
+    @Option(name: .long, help: "Write TensorBoard event files (loss, accuracy, learning rate) to this folder.")
+    var tensorboard: String?
+    @Option(name: .long, help: "With --tensorboard, a per-step point every N steps.")
+    var tensorboardEvery: Int = TensorBoardTrainingLog.defaultEverySteps
     @Flag(name: .long, help: "One plain line per epoch, no live progress bar.")
     var quiet = false
     @OptionGroup var dataOptions: DataOptions
@@ -54,6 +58,7 @@ struct TrainCommand: ParsableCommand {
         if let optimizer, OptimizerKind(rawValue: optimizer) == nil {
             throw ValidationError("unknown optimizer '\(optimizer)'; choose one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        guard tensorboardEvery >= 1 else { throw ValidationError("--tensorboard-every must be at least 1") }
         if resume == nil { _ = try trainingPlan(base: Recipe.named(model ?? "mlp")) }
     }
 
@@ -121,8 +126,14 @@ struct TrainCommand: ParsableCommand {
         }
         let printer = try ProgressPrinter(live: !quiet && ProgressPrinter.stderrIsTerminal,
                                           logURL: log.map { URL(fileURLWithPath: $0) }, appendingLog: resumeURL != nil)
+        let tensorboardLog = try tensorboard.map {
+            try TensorBoardTrainingLog(directory: URL(fileURLWithPath: $0), everySteps: tensorboardEvery)
+        }
         do {
-            try trainer.train(on: data.train, test: data.test, checkpointURL: checkpointURL, stop: stop, onEvent: printer.handle)
+            try trainer.train(on: data.train, test: data.test, checkpointURL: checkpointURL, stop: stop) { event in
+                printer.handle(event)
+                tensorboardLog?.handle(event)
+            }
         } catch DigitsError.trainingStopped(let epoch, let batch, let batches, let saved) {
             var message = "stopped in epoch \(epoch) after batch \(batch) of \(batches)"
             if let saved {
@@ -145,6 +156,10 @@ struct TrainCommand: ParsableCommand {
             file.metadata["command"] = (["digits"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
             try file.write(to: outputURL)
             writeLine("saved \(outputURL.path)")
+        }
+        if let tensorboardLog {
+            try tensorboardLog.finish()
+            writeLine("TensorBoard events: \(tensorboardLog.file.url.path)")
         }
     }
 }

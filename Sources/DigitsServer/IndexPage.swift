@@ -16,6 +16,7 @@ enum IndexPage {
   .row { display: flex; gap: 2em; flex-wrap: wrap; align-items: flex-start; }
   #pad { background: #000; border: 1px solid #444; touch-action: none; cursor: crosshair; }
   #seen { width: 112px; height: 112px; image-rendering: pixelated; background: #000; border: 1px solid #444; }
+  #seen:not([src]) { visibility: hidden; }
   button { margin-top: .5em; font-size: 1em; padding: .3em 1.2em; }
   #digit { font-size: 4em; font-weight: bold; line-height: 1; }
   #status { color: #a00; min-height: 1.2em; }
@@ -45,9 +46,13 @@ enum IndexPage {
 (function () {
   var pad = document.getElementById('pad');
   var ctx = pad.getContext('2d');
-  var drawing = false, inked = false, last = null, pending = false, again = false;
+  var active = null, inked = false, last = null, pending = false, again = false;
+  // Bumped by Clear, so an answer still on its way for the old drawing is not shown.
+  var generation = 0;
 
   function reset() {
+    generation++;
+    again = false;
     ctx.fillStyle = '#000';
     ctx.fillRect(0, 0, pad.width, pad.height);
     inked = false;
@@ -75,23 +80,31 @@ enum IndexPage {
     inked = true;
   }
 
+  // Pointer events cover mouse, pen and touch alike; one pointer draws at a time (a second finger
+  // is ignored), and the canvas's touch-action: none keeps touches from scrolling the page.
   pad.addEventListener('pointerdown', function (e) {
+    if (active !== null || (e.pointerType === 'mouse' && e.button !== 0)) return;
     e.preventDefault();
-    pad.setPointerCapture(e.pointerId);
-    drawing = true;
+    active = e.pointerId;
+    if (pad.setPointerCapture) pad.setPointerCapture(e.pointerId);
     last = point(e);
     stroke(last, last);
   });
   pad.addEventListener('pointermove', function (e) {
-    if (!drawing) return;
+    if (e.pointerId !== active) return;
     e.preventDefault();
-    var p = point(e);
-    stroke(last, p);
-    last = p;
+    // Fast strokes deliver several positions per event; draw through each of them.
+    var events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+    if (events.length === 0) events = [e];
+    for (var i = 0; i < events.length; i++) {
+      var p = point(events[i]);
+      stroke(last, p);
+      last = p;
+    }
   });
   function end(e) {
-    if (!drawing) return;
-    drawing = false;
+    if (e.pointerId !== active) return;
+    active = null;
     predict();
   }
   pad.addEventListener('pointerup', end);
@@ -124,10 +137,12 @@ enum IndexPage {
     if (!inked) return;
     if (pending) { again = true; return; }
     pending = true;
+    var asked = generation;
     pad.toBlob(function (blob) {
       fetch('/api/predict', { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: blob })
         .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
         .then(function (res) {
+          if (asked !== generation) return;
           var status = document.getElementById('status');
           if (!res.ok) { status.textContent = res.body.error || 'request failed'; return; }
           status.textContent = '';
@@ -138,7 +153,9 @@ enum IndexPage {
           document.getElementById('seen').src = 'data:image/png;base64,' + b.input_png;
           drawBars(b.probabilities, b.digit);
         })
-        .catch(function (err) { document.getElementById('status').textContent = String(err); })
+        .catch(function (err) {
+          if (asked === generation) document.getElementById('status').textContent = String(err);
+        })
         .then(function () {
           pending = false;
           if (again) { again = false; predict(); }

@@ -63,10 +63,15 @@ final class CLITests: XCTestCase {
     func testTrainSaveEvaluate() throws {
         let model = directory.appendingPathComponent("svm.safetensors").path
         let log = directory.appendingPathComponent("log.jsonl").path
+        let runs = directory.appendingPathComponent("runs/svm")
         let train = try digits(["train", "--model", "linear-svm", "--epochs", "2", "--quiet", "--data", dataDirectory,
-                                "--output", model, "--log", log])
+                                "--output", model, "--log", log, "--tensorboard", runs.path])
         XCTAssertEqual(train.status, 0, train.err)
         XCTAssertTrue(train.out.contains("epoch 2: train loss"), train.out)
+        let events = try FileManager.default.contentsOfDirectory(atPath: runs.path)
+        XCTAssertEqual(events.count, 1, "\(events)")
+        XCTAssertTrue(events.allSatisfy { $0.hasPrefix("events.out.tfevents.") }, "\(events)")
+        XCTAssertTrue(train.out.contains("TensorBoard events: \(runs.path)/events.out.tfevents."), train.out)
         XCTAssertTrue(train.out.contains("test accuracy: "), train.out)
         let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 2)

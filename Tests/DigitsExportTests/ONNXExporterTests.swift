@@ -1,14 +1,12 @@
 import XCTest
 import Foundation
+import DigitsTestSupport
 @testable import DigitsExport
 
 /// Exported models checked by the ONNX checker and run by onnxruntime, against `Model.probabilities`.
 ///
-/// The onnxruntime tests need a Python with `onnx`, `onnxruntime` and `numpy`. They look for it in
-/// `$DIGITS_ONNX_PYTHON`, then `/tmp/onnxvenv/bin/python`, then `python3`, and are skipped when none has
-/// them. To set one up:
-///
-///     python3 -m venv /tmp/onnxvenv && /tmp/onnxvenv/bin/pip install onnx onnxruntime numpy
+/// The onnxruntime tests need a Python with `onnx`, `onnxruntime` and `numpy` (`TestPython`: the
+/// `.venv-test` that scripts/setup makes, or `$DIGITS_ONNX_PYTHON`), and are skipped when none has them.
 final class ONNXExporterTests: XCTestCase {
     private var directory: URL!
 
@@ -195,14 +193,12 @@ final class ONNXExporterTests: XCTestCase {
         let modelURL = directory.appendingPathComponent("\(model.architecture.name).onnx")
         let inputURL = directory.appendingPathComponent("input.f32")
         let outputURL = directory.appendingPathComponent("output.f32")
-        let scriptURL = directory.appendingPathComponent("run.py")
         try ONNXExporter.write(model, to: modelURL)
         try Data(unit.withUnsafeBytes { Array($0) }).write(to: inputURL)
-        try Data(Self.runScript.utf8).write(to: scriptURL)
 
-        let result = try Self.run(python, [scriptURL.path, modelURL.path, inputURL.path, String(count), outputURL.path])
+        let result = try python.run(script: Self.runScript, arguments: [modelURL.path, inputURL.path, String(count), outputURL.path])
         guard result.status == 0 else {
-            return XCTFail("onnx checker / onnxruntime failed for \(model.architecture.name):\n\(result.output)", file: file, line: line)
+            return XCTFail("onnx checker / onnxruntime failed for \(model.architecture.name):\n\(result.output)\(result.errors)", file: file, line: line)
         }
         let data = try Data(contentsOf: outputURL)
         let actual = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
@@ -244,35 +240,9 @@ final class ONNXExporterTests: XCTestCase {
         """
 
     /// The first interpreter that imports onnx, onnxruntime and numpy; skips the test when there is none.
-    private static func pythonWithOnnxRuntime() throws -> [String] {
-        if let found = foundPython { return found }
-        throw XCTSkip("no Python with onnx, onnxruntime and numpy (tried $DIGITS_ONNX_PYTHON, /tmp/onnxvenv/bin/python, "
-            + "python3). Set one up with `python3 -m venv /tmp/onnxvenv && /tmp/onnxvenv/bin/pip install onnx onnxruntime numpy` "
-            + "or point DIGITS_ONNX_PYTHON at an interpreter that has them.")
-    }
-
-    /// Looked up once per test run.
-    private static let foundPython: [String]? = {
-        var candidates: [[String]] = []
-        if let path = ProcessInfo.processInfo.environment["DIGITS_ONNX_PYTHON"], !path.isEmpty { candidates.append([path]) }
-        candidates.append(["/tmp/onnxvenv/bin/python"])
-        candidates.append(["/usr/bin/env", "python3"])
-        return candidates.first { candidate in
-            (try? ONNXExporterTests.run(candidate, ["-c", "import onnx, onnxruntime, numpy"]).status) == 0
-        }
-    }()
-
-    /// Runs `command + arguments`, returning its exit status and its stdout and stderr together.
-    private static func run(_ command: [String], _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst()) + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    private static func pythonWithOnnxRuntime() throws -> TestPython {
+        let modules = ["onnx", "onnxruntime", "numpy"]
+        guard let python = TestPython.find(importing: modules) else { throw XCTSkip(TestPython.missingMessage(modules)) }
+        return python
     }
 }

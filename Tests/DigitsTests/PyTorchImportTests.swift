@@ -1,5 +1,6 @@
 import XCTest
 import Digits
+import DigitsTestSupport
 
 /// PyTorch-layout weights: a numpy script makes random weights with PyTorch's names and layouts, runs
 /// the network's forward pass itself, and writes both; the imported model must give the same probabilities.
@@ -14,8 +15,8 @@ final class PyTorchImportTests: TemporaryDirectoryTestCase {
     }
 
     func testImportedModelsMatchNumpyForwardPasses() throws {
-        try requirePython("numpy", directory: directory)
-        let made = try runPython(Self.script, [directory.path], directory: directory)
+        guard let python = TestPython.find(importing: ["numpy"]) else { throw XCTSkip(TestPython.missingMessage(["numpy"])) }
+        let made = try python.run(script: Self.script, arguments: [directory.path])
         XCTAssertEqual(made.status, 0, made.errors)
         guard made.status == 0 else { return }
         let cases: [(String, Architecture)] = [

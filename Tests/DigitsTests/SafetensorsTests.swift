@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import DigitsTestSupport
 
 @testable import Digits
 
@@ -640,6 +641,12 @@ final class SafetensorsTests: XCTestCase {
 
     // MARK: Interoperability with Python
 
+    /// A Python that imports `module` (`TestPython`); skips the test when there is none.
+    private func requirePython(_ module: String) throws -> TestPython {
+        guard let python = TestPython.find(importing: [module]) else { throw XCTSkip(TestPython.missingMessage([module])) }
+        return python
+    }
+
     private var interopFile: SafetensorsFile {
         let big = (0..<(64 * 10)).map { Float($0 % 97) * 0.25 - 3 }
         return SafetensorsFile(
@@ -654,7 +661,7 @@ final class SafetensorsTests: XCTestCase {
 
     func testPythonNumpyReadsOurFile() throws {
         let directory = try makeTemporaryDirectory()
-        try requirePython("numpy", directory: directory)
+        let python = try requirePython("numpy")
         let url = directory.appendingPathComponent("swift-written.safetensors")
         let file = interopFile
         try file.write(to: url)
@@ -676,7 +683,7 @@ final class SafetensorsTests: XCTestCase {
                                         'first': [float(x) for x in arr.ravel()[:3]], 'offsets': [b, e]}
             print(json.dumps(out))
             """
-        let result = try runPython(script, [url.path], directory: directory)
+        let result = try python.run(script: script, arguments: [url.path])
         XCTAssertEqual(result.status, 0, result.errors)
         let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
         XCTAssertEqual(parsed["metadata"] as? [String: String], file.metadata)
@@ -694,7 +701,7 @@ final class SafetensorsTests: XCTestCase {
 
     func testWeReadFileWrittenByPythonNumpy() throws {
         let directory = try makeTemporaryDirectory()
-        try requirePython("numpy", directory: directory)
+        let python = try requirePython("numpy")
         let url = directory.appendingPathComponent("python-written.safetensors")
         let script = """
             import json, struct, sys
@@ -716,7 +723,7 @@ final class SafetensorsTests: XCTestCase {
             with open(sys.argv[1], 'wb') as f:
                 f.write(struct.pack('<Q', len(text)) + text + b''.join(blobs))
             """
-        let result = try runPython(script, [url.path], directory: directory)
+        let result = try python.run(script: script, arguments: [url.path])
         XCTAssertEqual(result.status, 0, result.errors)
         let file = try SafetensorsFile.read(contentsOf: url)
         XCTAssertEqual(file.tensors.map(\.name), ["conv.bias", "temperature", "conv.weight"])
@@ -729,7 +736,7 @@ final class SafetensorsTests: XCTestCase {
 
     func testSafetensorsPackageInteropIfInstalled() throws {
         let directory = try makeTemporaryDirectory()
-        try requirePython("safetensors.numpy", directory: directory)
+        let python = try requirePython("safetensors.numpy")
         let ours = directory.appendingPathComponent("ours.safetensors")
         let theirs = directory.appendingPathComponent("theirs.safetensors")
         try interopFile.write(to: ours)
@@ -745,7 +752,7 @@ final class SafetensorsTests: XCTestCase {
             save_file({'a': np.arange(6, dtype=np.float32).reshape(2, 3), 's': np.array(2.5, dtype=np.float32)},
                       sys.argv[2], metadata={'m': 'v'})
             """
-        let result = try runPython(script, [ours.path, theirs.path], directory: directory)
+        let result = try python.run(script: script, arguments: [ours.path, theirs.path])
         XCTAssertEqual(result.status, 0, result.errors)
         let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
         XCTAssertEqual(parsed["metadata"] as? [String: String], interopFile.metadata)

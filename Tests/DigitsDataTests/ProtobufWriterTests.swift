@@ -1,5 +1,5 @@
 import XCTest
-@testable import DigitsExport
+import DigitsData
 
 /// The wire format against bytes worked out by hand (several are the examples of protobuf.dev's
 /// "Encoding" guide).
@@ -41,6 +41,11 @@ final class ProtobufWriterTests: XCTestCase {
         // Field 2, fixed32: 2 << 3 | 5 = 0x15; 1.0f is 0x3F800000, little-endian.
         XCTAssertEqual(bytes { $0.writeFloat(field: 2, 1) }, [0x15, 0x00, 0x00, 0x80, 0x3F])
         XCTAssertEqual(bytes { $0.writeFloat(field: 2, -2) }, [0x15, 0x00, 0x00, 0x00, 0xC0])
+        // Field 1, fixed64: 1 << 3 | 1 = 0x09; 1.0 is 0x3FF0000000000000, little-endian.
+        XCTAssertEqual(bytes { $0.writeDouble(field: 1, 1) }, [0x09, 0, 0, 0, 0, 0, 0, 0xF0, 0x3F])
+        // −2.5 is 0xC004000000000000.
+        XCTAssertEqual(bytes { $0.writeDouble(field: 1, -2.5) }, [0x09, 0, 0, 0, 0, 0, 0, 0x04, 0xC0])
+        XCTAssertEqual(bytes { $0.appendFixed64(0x0102030405060708) }, [8, 7, 6, 5, 4, 3, 2, 1])
     }
 
     func testNestedMessage() {
@@ -71,18 +76,5 @@ final class ProtobufWriterTests: XCTestCase {
         // An empty list is an absent field.
         XCTAssertEqual(bytes { $0.writePackedInt64(field: 1, []) }, [])
         XCTAssertEqual(bytes { $0.writePackedFloat(field: 1, []) }, [])
-    }
-
-    func testONNXMessages() {
-        // AttributeProto { name: "axis", i: 1, type: INT (2) }.
-        XCTAssertEqual(ONNX.attribute(name: "axis", .int(1)).bytes,
-                       [0x0A, 0x04, 0x61, 0x78, 0x69, 0x73, 0x18, 0x01, 0xA0, 0x01, 0x02])
-        // TensorProto { dims: [2] packed, data_type: FLOAT, name: "w", raw_data: 1.0, 2.0 }.
-        XCTAssertEqual(ONNX.tensor(name: "w", shape: [2], values: [1, 2]).bytes,
-                       [0x0A, 0x01, 0x02, 0x10, 0x01, 0x42, 0x01, 0x77,
-                        0x4A, 0x08, 0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0x40])
-        // A scalar: no dims field at all.
-        XCTAssertEqual(ONNX.tensor(name: "s", shape: [], values: [0]).bytes,
-                       [0x10, 0x01, 0x42, 0x01, 0x73, 0x4A, 0x04, 0x00, 0x00, 0x00, 0x00])
     }
 }

@@ -1,4 +1,5 @@
-// ProtobufWriter: the few pieces of the protocol-buffer wire format that an ONNX file needs.
+// ProtobufWriter: the few pieces of the protocol-buffer wire format that digits' files need (ONNX
+// models, TensorBoard event logs).
 //
 // Goals, in order: bytes that any protobuf parser reads; a format simple enough to check by hand;
 // no dependency on a protobuf library or generated code.
@@ -10,6 +11,7 @@
 ///
 ///     wire type 0 (varint)            an integer in base-128, 7 bits a byte, least significant first,
 ///                                     the high bit set on every byte but the last
+///     wire type 1 (fixed64)           8 bytes little-endian: double
 ///     wire type 2 (length-delimited)  a varint byte count, then the bytes: strings, bytes, nested
 ///                                     messages and packed repeated scalars
 ///     wire type 5 (fixed32)           4 bytes little-endian: float
@@ -26,7 +28,7 @@ public struct ProtobufWriter {
     public enum WireType: UInt8, Sendable {
         /// A base-128 varint.
         case varint = 0
-        /// 8 bytes little-endian (not used by the writers below, listed for completeness).
+        /// 8 bytes little-endian.
         case fixed64 = 1
         /// A varint length, then that many bytes.
         case lengthDelimited = 2
@@ -64,6 +66,11 @@ public struct ProtobufWriter {
         for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
     }
 
+    /// Appends `value` as 8 bytes, little-endian.
+    public mutating func appendFixed64(_ value: UInt64) {
+        for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+    }
+
     // MARK: - Fields
 
     /// An `int64` / `int32` / enum field: tag, then the two's complement as a varint (10 bytes when negative).
@@ -76,6 +83,12 @@ public struct ProtobufWriter {
     public mutating func writeFloat(field: Int, _ value: Float) {
         appendTag(field: field, wireType: .fixed32)
         appendFixed32(value.bitPattern)
+    }
+
+    /// A `double` field: tag, then the IEEE 754 bits as fixed64.
+    public mutating func writeDouble(field: Int, _ value: Double) {
+        appendTag(field: field, wireType: .fixed64)
+        appendFixed64(value.bitPattern)
     }
 
     /// A `bytes` field: tag, length, the bytes.
