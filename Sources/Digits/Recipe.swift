@@ -61,7 +61,7 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
         case .nesterov: return SGD(learningRate: learningRate, momentum: 0.9, nesterov: true)
         case .rmsprop: return RMSprop(learningRate: learningRate, rho: 0.9, epsilon: 1e-7)
         case .adam: return Adam(learningRate: learningRate)
-        case .adamw: return AdamW(learningRate: learningRate, weightDecay: weightDecay ?? 0.01)
+        case .adamw: return Adam(learningRate: learningRate, weightDecay: weightDecay ?? 0.01)
         case .adadelta: return Adadelta(learningRate: learningRate)
         }
     }

@@ -63,13 +63,13 @@ final class OptimizerTests: XCTestCase {
         let w = parameter([2], gradient: [0.5])
         let b = Parameter(name: "b", value: Tensor(shape: [1], values: [2]), decays: false)
         b.gradient = Tensor(shape: [1], values: [0.5])
-        AdamW(learningRate: 0.1, weightDecay: 0.5).step([w, b])
+        Adam(learningRate: 0.1, weightDecay: 0.5).step([w, b])
         // Decay first: 2·(1 − 0.1·0.5) = 1.9; then Adam's first step moves by η·m̂/(√v̂ + ε) = 0.1.
         XCTAssertEqual(w.value.storage[0], 1.8, accuracy: 1e-6)
         XCTAssertEqual(b.value.storage[0], 1.9, accuracy: 1e-6)    // no decay on a bias
-        // With λ = 0 AdamW is Adam.
+        // With λ = 0 it is plain Adam.
         let p = parameter([1], gradient: [0.5]), q = parameter([1], gradient: [0.5])
-        let adamW = AdamW(learningRate: 0.1, weightDecay: 0), adam = Adam(learningRate: 0.1)
+        let adamW = Adam(learningRate: 0.1, weightDecay: 0), adam = Adam(learningRate: 0.1)
         for g: Float in [0.5, -1, 0.25] {
             p.gradient = Tensor(shape: [1], values: [g]); q.gradient = Tensor(shape: [1], values: [g])
             adamW.step([p]); adam.step([q])
@@ -116,7 +116,7 @@ final class OptimizerTests: XCTestCase {
         let optimizers: [Optimizer] = [SGD(learningRate: 0.1), SGD(learningRate: 0.05, momentum: 0.9),
                                        SGD(learningRate: 0.05, momentum: 0.9, nesterov: true),
                                        RMSprop(learningRate: 0.01), Adam(learningRate: 0.05),
-                                       AdamW(learningRate: 0.05, weightDecay: 0), Adadelta(learningRate: 1, epsilon: 1e-3)]
+                                       Adam(learningRate: 0.05, weightDecay: 0.0001), Adadelta(learningRate: 1, epsilon: 1e-3)]
         for opt in optimizers {
             let p = parameter([3, -2], gradient: [0, 0])
             for _ in 0..<500 {
