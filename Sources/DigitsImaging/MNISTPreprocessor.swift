@@ -262,31 +262,53 @@ enum Filters {
         return pass(rows, h, w) { line, i in i * w + line }
     }
 
-    /// The minimum (or maximum) over a (2·radius+1)² window, edges clipped; separable.
+    /// The minimum (or maximum) over a (2·radius+1)² window, edges clipped; separable: every row, then
+    /// every column, by `slidingMinimum`. The maximum is minus the minimum of the negated values.
     static func rank(_ a: [Float], _ w: Int, _ h: Int, radius: Int, max useMax: Bool) -> [Float] {
-        var rows = a
-        for y in 0..<h {
-            for x in 0..<w {
-                var m = a[y * w + x]
-                for i in max(0, x - radius)...min(w - 1, x + radius) {
-                    let v = a[y * w + i]
-                    m = useMax ? Swift.max(m, v) : Swift.min(m, v)
-                }
-                rows[y * w + x] = m
-            }
+        var plane = useMax ? a.map { -$0 } : a
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 3 * (Swift.max(w, h) + 2 * radius))
+        defer { scratch.deallocate() }
+        plane.withUnsafeMutableBufferPointer { p in
+            guard let base = p.baseAddress else { return }
+            for y in 0..<h { slidingMinimum(base + y * w, step: 1, count: w, radius: radius, scratch: scratch) }
+            for x in 0..<w { slidingMinimum(base + x, step: w, count: h, radius: radius, scratch: scratch) }
         }
-        var out = rows
-        for y in 0..<h {
-            for x in 0..<w {
-                var m = rows[y * w + x]
-                for j in max(0, y - radius)...min(h - 1, y + radius) {
-                    let v = rows[j * w + x]
-                    m = useMax ? Swift.max(m, v) : Swift.min(m, v)
-                }
-                out[y * w + x] = m
-            }
+        return useMax ? plane.map { -$0 } : plane
+    }
+
+    /// Replaces the `count` values `line[i·step]` by the minimum over each window [i − radius, i + radius]
+    /// (clipped to the line), with van Herk's and Gil-Werman's method: three comparisons a value
+    /// whatever the radius. `scratch` holds 3 · (count + 2·radius) floats.
+    ///
+    /// The line is padded with `radius` values of +∞ at each end, so every window is m = 2·radius + 1
+    /// long, and cut into blocks of m. Within each block, `fromStart[j]` is the minimum from the block's
+    /// start to j and `fromEnd[j]` the minimum from j to the block's end. A window [j, j + m − 1] spans
+    /// at most two blocks, meeting at a block edge, so its minimum is min(fromEnd[j], fromStart[j + m − 1]).
+    static func slidingMinimum(_ line: UnsafeMutablePointer<Float>, step: Int, count n: Int, radius: Int,
+                               scratch: UnsafeMutablePointer<Float>) {
+        let m = 2 * radius + 1, length = n + 2 * radius
+        let padded = scratch, fromStart = scratch + length, fromEnd = scratch + 2 * length
+        for j in 0..<radius {
+            padded[j] = .infinity
+            padded[radius + n + j] = .infinity
         }
-        return out
+        for i in 0..<n { padded[radius + i] = line[i * step] }
+        var blockStart = 0
+        while blockStart < length {
+            let blockEnd = Swift.min(blockStart + m, length)
+            var run = Float.infinity
+            for j in blockStart..<blockEnd {
+                run = Swift.min(run, padded[j])
+                fromStart[j] = run
+            }
+            run = .infinity
+            for j in stride(from: blockEnd - 1, through: blockStart, by: -1) {
+                run = Swift.min(run, padded[j])
+                fromEnd[j] = run
+            }
+            blockStart = blockEnd
+        }
+        for i in 0..<n { line[i * step] = Swift.min(fromEnd[i], fromStart[i + m - 1]) }
     }
 
     /// Otsu's threshold: the level in [0, maximum] that maximises the between-class variance (256 bins).
