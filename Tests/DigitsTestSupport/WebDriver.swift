@@ -116,8 +116,8 @@ public final class ChromeDriver: @unchecked Sendable {
     }
 
     /// Reads chromedriver's standard output until "started successfully on port N." (an earlier line
-    /// says "on port 0", the port asked for), then keeps
-    /// draining it in the background so the driver never blocks on a full pipe.
+    /// says "on port 0", the port asked for), then keeps draining it in the background so the driver
+    /// never blocks on a full pipe.
     private static func readPort(from handle: FileHandle, timeout: TimeInterval) async throws -> Int {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
             let once = ResumeOnce(continuation)
