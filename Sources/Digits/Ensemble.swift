@@ -1,5 +1,6 @@
 // Ensemble: several trained models voting together by averaging their class probabilities.
 
+import DigitsTensor
 import DigitsData
 
 /// Models that answer together: the ensemble's probabilities are the mean of its members',
@@ -25,42 +26,34 @@ public struct Ensemble {
 
     /// The mean class probabilities for every sample of `data`, row-major (`count × classes`).
     public func probabilities(of data: LabeledImages) throws -> [Float] {
-        var sum = [Float](repeating: 0, count: data.count * classes)
-        for m in members {
-            try m.checkCompatible(with: data)
-            let p = m.probabilities(of: data)
-            for i in sum.indices { sum[i] += p[i] }
-        }
-        let scale = 1 / Float(members.count)
-        return sum.map { $0 * scale }
+        mean(try memberProbabilities(of: data))
     }
 
     /// Evaluates the ensemble on `data`: accuracy, per-class scores and the confusion matrix, plus each
-    /// member's own accuracy for comparison.
+    /// member's own accuracy for comparison. Each member runs over the data once.
     public func evaluate(on data: LabeledImages) throws -> (ensemble: ClassificationReport, members: [Double]) {
         let labels = data.labels(0..<data.count)
-        let memberAccuracy = try members.map { m -> Double in
-            try m.checkCompatible(with: data)
-            let predictions = m.predict(data).predictions
-            return Double(zip(predictions, labels).filter { $0 == $1 }.count) / Double(max(data.count, 1))
+        func answers(_ p: [Float]) -> [Int] { Tensor(shape: [data.count, classes], values: p).argmaxRows() }
+        let each = try memberProbabilities(of: data)
+        let memberAccuracy = each.map { p in
+            Double(zip(answers(p), labels).filter { $0 == $1 }.count) / Double(max(data.count, 1))
         }
-        let p = try probabilities(of: data)
-        let predictions = (0..<data.count).map { i -> Int in
-            let row = p[(i * classes)..<((i + 1) * classes)]
-            return row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }.map { $0 - i * classes } ?? 0
-        }
-        return (ClassificationReport(predictions: predictions, labels: labels, classes: classes), memberAccuracy)
+        return (ClassificationReport(predictions: answers(mean(each)), labels: labels, classes: classes), memberAccuracy)
     }
-}
 
-extension Model {
-    /// Class probabilities for every sample of `data`, row-major: `count × classes` values.
-    public func probabilities(of data: LabeledImages, batchSize: Int = 1000) -> [Float] {
-        var out = [Float]()
-        out.reserveCapacity(data.count * classes)
-        for batch in miniBatches(Array(0..<data.count), size: batchSize) {
-            out += probabilities(data.inputs(batch, encoding: architecture.encoding)).storage
+    /// Each member's class probabilities for `data`, after checking that the data fits it.
+    private func memberProbabilities(of data: LabeledImages) throws -> [[Float]] {
+        try members.map { m in
+            try m.checkCompatible(with: data)
+            return m.probabilities(of: data)
         }
-        return out
+    }
+
+    /// The elementwise mean of the members' probabilities.
+    private func mean(_ each: [[Float]]) -> [Float] {
+        var sum = [Float](repeating: 0, count: each.first?.count ?? 0)
+        for p in each { for i in sum.indices { sum[i] += p[i] } }
+        let scale = 1 / Float(each.count)
+        return sum.map { $0 * scale }
     }
 }

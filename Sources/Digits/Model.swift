@@ -89,6 +89,18 @@ public final class Model {
     }
 }
 
+extension Model {
+    /// Class probabilities for every sample of `data`, row-major: `count × classes` values.
+    public func probabilities(of data: LabeledImages, batchSize: Int = 1000) -> [Float] {
+        var out = [Float]()
+        out.reserveCapacity(data.count * classes)
+        for batch in miniBatches(Array(0..<data.count), size: batchSize) {
+            out += probabilities(data.inputs(batch, encoding: architecture.encoding)).storage
+        }
+        return out
+    }
+}
+
 /// One row of a model summary: a layer, its output shape for one sample, and its parameter count.
 public struct LayerSummary: Codable, Equatable, Sendable {
     /// The layer's position, from 0.
