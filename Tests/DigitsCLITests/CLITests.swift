@@ -157,6 +157,24 @@ final class CLITests: XCTestCase {
         for name in ["linear-svm", "mlp-sigmoid", "mlp"] { XCTAssertTrue(r.out.contains(name)) }
     }
 
+    func testNewOptionsRefuseBadValues() throws {
+        let cases: [([String], String)] = [
+            (["train", "--augment", "spin:3"], "--augment 'spin:3'"),
+            (["train", "--weight-decay", "0.1"], "--optimizer adamw"),
+            (["train", "--label-smoothing", "1.5"], "--label-smoothing"),
+            (["train", "--clip-norm", "0"], "--clip-norm"),
+            (["train", "--average", "1"], "--average"),
+            (["ensemble", "one.safetensors"], "at least two model files"),
+            (["report", "m.safetensors", "--gallery", "-1"], "--gallery"),
+            (["inspect", "--index", "0", "--scale", "0"], "--scale"),
+        ]
+        for (arguments, expected) in cases {
+            let r = try digits(arguments)
+            XCTAssertNotEqual(r.status, 0, arguments.joined(separator: " "))
+            XCTAssertTrue(r.err.contains(expected), "\(arguments.joined(separator: " ")): \(r.err)")
+        }
+    }
+
     func testReportInspectAndExplain() throws {
         let model = directory.appendingPathComponent("svm.safetensors").path
         let train = try digits(["train", "--model", "linear-svm", "--epochs", "1", "--quiet", "--data", dataDirectory, "--output", model])
