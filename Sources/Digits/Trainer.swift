@@ -209,7 +209,7 @@ public final class Trainer {
                 }
                 if let clipNorm = options.clipNorm { GradientClipping.clip(parameters, maxNorm: clipNorm) }
                 optimizer.step(parameters)                                       // θ ← update(θ, ∂L/∂θ)
-                average?.update()                                                // w̄ ← d w̄ + (1 − d) w
+                average?.update(step: (epoch - 1) * batches.count + b)           // w̄ ← d w̄ + (1 − d) w
                 position.batch += 1
                 position.lossSum += value * Double(batch.count)
                 for (p, t) in zip(output.argmaxRows(), y) where p == t { position.correct += 1 }

@@ -10,16 +10,19 @@ public final class ProgressPrinter {
     private let writeLive: (String) -> Void
     private var lastDraw: UInt64 = 0
     private let log: FileHandle?
+    private let evaluationName: String
 
     /// A printer; `live` draws a redrawn bar through `writeLive` (stderr), lines go through `write` (stdout).
     /// With `logURL`, each epoch's record is appended there as one JSON line; the file is started afresh
-    /// unless `appendingLog` (a resumed run) and it exists.
-    public init(live: Bool, logURL: URL? = nil, appendingLog: Bool = false,
+    /// unless `appendingLog` (a resumed run) and it exists. `evaluationName` names the set each epoch is
+    /// tested on ("test", or "validation" for a held-out part of the training set).
+    public init(live: Bool, logURL: URL? = nil, appendingLog: Bool = false, evaluationName: String = "test",
                 write: @escaping (String) -> Void = writeLine,
                 writeLive: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) throws {
         self.live = live
         self.write = write
         self.writeLive = writeLive
+        self.evaluationName = evaluationName
         if let logURL {
             let keep = appendingLog && FileManager.default.fileExists(atPath: logURL.path)
             guard keep || FileManager.default.createFile(atPath: logURL.path, contents: nil) else {
@@ -46,7 +49,7 @@ public final class ProgressPrinter {
             writeLive("\r" + Self.bar(p) + "\u{1B}[K")
         case .epoch(let r):
             if live { writeLive("\r\u{1B}[K") }
-            write(Self.line(r))
+            write(Self.line(r, evaluationName: evaluationName))
             if let log, let json = try? jsonString(r) {
                 log.write(Data((json + "\n").utf8))
             }
@@ -64,10 +67,10 @@ public final class ProgressPrinter {
             + "  loss \(fixed(p.loss))  acc \(percent(p.accuracy))  \(Int(rate)) samples/s  \(fixed(left, digits: 1))s left"
     }
 
-    /// The plain per-epoch line: train loss and accuracy, test loss and accuracy, seconds.
-    public static func line(_ r: EpochRecord) -> String {
+    /// The plain per-epoch line: train loss and accuracy, test (or validation) loss and accuracy, seconds.
+    public static func line(_ r: EpochRecord, evaluationName: String = "test") -> String {
         var s = "epoch \(r.epoch): train loss \(fixed(r.trainLoss)) acc \(percent(r.trainAccuracy))"
-        if let l = r.testLoss, let a = r.testAccuracy { s += "  test loss \(fixed(l)) acc \(percent(a))" }
+        if let l = r.testLoss, let a = r.testAccuracy { s += "  \(evaluationName) loss \(fixed(l)) acc \(percent(a))" }
         s += "  \(fixed(r.seconds, digits: 2))s (\(Int(r.samplesPerSecond)) samples/s)"
         return s
     }

@@ -49,6 +49,8 @@ struct TrainCommand: ParsableCommand {
     var tensorboard: String?
     @Option(name: .long, help: "With --tensorboard, a per-step point every N steps.")
     var tensorboardEvery: Int = TensorBoardTrainingLog.defaultEverySteps
+    @Option(name: .long, help: "Hold out the last N training images and test on them after each epoch instead of the test set (to tune a recipe without looking at the test set).")
+    var validation: Int?
     @Flag(name: .long, help: "One plain line per epoch, no live progress bar.")
     var quiet = false
     @OptionGroup var dataOptions: DataOptions
@@ -59,6 +61,7 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("unknown optimizer '\(optimizer)'; choose one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard tensorboardEvery >= 1 else { throw ValidationError("--tensorboard-every must be at least 1") }
+        if let validation, validation < 1 { throw ValidationError("--validation must be at least 1 image") }
         if resume == nil { _ = try trainingPlan(base: Recipe.named(model ?? "mlp")) }
     }
 
@@ -106,13 +109,25 @@ struct TrainCommand: ParsableCommand {
             ?? outputURL.map(TrainingCheckpoint.defaultURL(forOutput:))
         if let checkpointURL { try checkWritable(checkpointURL) }
         let data = try dataOptions.load()
+        // With --validation the run trains on the first images and is judged on the held-out last ones;
+        // the hold-out joins the data's identity, so a checkpoint cannot be resumed with another split.
+        var trainSet = data.train, evaluationSet = data.test, evaluationName = "test", dataHashes = data.sha256
+        if let validation {
+            guard validation < data.train.count else {
+                throw ValidationError("--validation \(validation) leaves no training images: the training set has \(data.train.count)")
+            }
+            trainSet = data.train.prefix(data.train.count - validation)
+            evaluationSet = data.train.suffix(validation)
+            evaluationName = "validation"
+            dataHashes["validation"] = "last \(validation) training images"
+        }
         let trainer: Trainer
         if let resumeURL {
             let saved = try TrainingCheckpoint.read(contentsOf: resumeURL)
             // The checkpoint's own settings, with the command line's overrides: any difference is refused.
             var asked = try trainingPlan(base: Recipe(architecture: saved.model.architecture, options: saved.options))
             if let model { asked.architecture.name = model }
-            try saved.checkResumable(architecture: asked.architecture, options: asked.options, dataHashes: data.sha256,
+            try saved.checkResumable(architecture: asked.architecture, options: asked.options, dataHashes: dataHashes,
                                      source: resumeURL.path)
             trainer = try Trainer(resuming: saved)
             let p = saved.position
@@ -121,16 +136,18 @@ struct TrainCommand: ParsableCommand {
         } else {
             let recipe = try trainingPlan(base: Recipe.named(model ?? "mlp"))
             let o = recipe.options
-            writeLine("training \(recipe.architecture.name): \(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate), seed \(o.seed), \(data.train.count) training images")
-            trainer = try Trainer(architecture: recipe.architecture, options: o, dataHashes: data.sha256)
+            writeLine("training \(recipe.architecture.name): \(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate), seed \(o.seed), \(trainSet.count) training images"
+                + (validation.map { ", \($0) held out for validation" } ?? ""))
+            trainer = try Trainer(architecture: recipe.architecture, options: o, dataHashes: dataHashes)
         }
         let printer = try ProgressPrinter(live: !quiet && ProgressPrinter.stderrIsTerminal,
-                                          logURL: log.map { URL(fileURLWithPath: $0) }, appendingLog: resumeURL != nil)
+                                          logURL: log.map { URL(fileURLWithPath: $0) }, appendingLog: resumeURL != nil,
+                                          evaluationName: evaluationName)
         let tensorboardLog = try tensorboard.map {
             try TensorBoardTrainingLog(directory: URL(fileURLWithPath: $0), everySteps: tensorboardEvery)
         }
         do {
-            try trainer.train(on: data.train, test: data.test, checkpointURL: checkpointURL, stop: stop) { event in
+            try trainer.train(on: trainSet, test: evaluationSet, checkpointURL: checkpointURL, stop: stop) { event in
                 printer.handle(event)
                 tensorboardLog?.handle(event)
             }
@@ -149,11 +166,12 @@ struct TrainCommand: ParsableCommand {
         let history = trainer.history
         let seconds = history.reduce(0) { $0 + $1.seconds }
         if let last = history.last, let accuracy = last.testAccuracy {
-            writeLine("test accuracy: \(String(format: "%.2f", accuracy * 100))% after \(history.count) epochs (\(String(format: "%.1f", seconds)) s training)")
+            writeLine("\(evaluationName) accuracy: \(String(format: "%.2f", accuracy * 100))% after \(history.count) epochs (\(String(format: "%.1f", seconds)) s training)")
         }
         if let outputURL {
             var file = ModelFile(model: trainer.model, options: trainer.options, history: history, dataHashes: trainer.dataHashes)
             file.metadata["command"] = (["digits"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            if let validation { file.metadata["history-tested-on"] = "validation: the last \(validation) training images" }
             try file.write(to: outputURL)
             writeLine("saved \(outputURL.path)")
         }

@@ -124,6 +124,13 @@ public struct LabeledImages: Sendable, Equatable {
                              rows: rows, columns: columns, classes: classes)
     }
 
+    /// The last `n` images and labels (all of them if there are fewer).
+    public func suffix(_ n: Int) -> LabeledImages {
+        let k = max(0, min(n, count))
+        return LabeledImages(unchecked: Array(images[((count - k) * pixelsPerImage)...]), labels: Array(labels[(count - k)...]),
+                             rows: rows, columns: columns, classes: classes)
+    }
+
     /// The memberwise initializer, for values already checked.
     private init(unchecked images: [UInt8], labels: [UInt8], rows: Int, columns: Int, classes: Int) {
         self.images = images

@@ -103,12 +103,19 @@ final class OptimizerTests: XCTestCase {
         let p = parameter([1, 2], gradient: [0, 0])
         let average = WeightAverage(of: [p], decay: 0.75)
         p.value = Tensor(shape: [2], values: [5, 6])
-        average.update()                                                      // 0.75·(1, 2) + 0.25·(5, 6)
-        XCTAssertEqual(average.averages[0].storage, [2, 3])
+        average.update(step: 100)                                             // d_t = min(0.75, 101/110) = 0.75
+        XCTAssertEqual(average.averages[0].storage, [2, 3])                   // 0.75·(1, 2) + 0.25·(5, 6)
         average.swap()
         XCTAssertEqual(p.value.storage, [2, 3])
         average.swap()
         XCTAssertEqual(p.value.storage, [5, 6])
+        // Warm-up: the first update uses d_0 = min(0.75, 1/10) = 0.1, so the average moves most of the way.
+        let q = parameter([0, 10], gradient: [0, 0])
+        let early = WeightAverage(of: [q], decay: 0.75)
+        q.value = Tensor(shape: [2], values: [10, 0])
+        early.update(step: 0)
+        XCTAssertEqual(early.averages[0].storage[0], 9, accuracy: 1e-6)       // 0.1·0 + 0.9·10
+        XCTAssertEqual(early.averages[0].storage[1], 1, accuracy: 1e-6)       // 0.1·10 + 0.9·0
     }
 
     /// Gradient descent on a convex bowl reaches its minimum with every optimizer.

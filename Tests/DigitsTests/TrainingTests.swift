@@ -22,6 +22,8 @@ final class TrainingTests: XCTestCase {
             var recipe = try Recipe.named(name)
             recipe.options.epochs = 2
             if recipe.options.batchSize == 1 { recipe.options.epochs = 1 }
+            // These classes differ by a 2-row shift of the band, which is what augmentation draws: off here.
+            recipe.options.augmentation = nil
             let trainer = try Trainer(architecture: recipe.architecture, options: recipe.options)
             let history = try trainer.train(on: train, test: test)
             XCTAssertEqual(history.count, recipe.options.epochs)

@@ -31,8 +31,8 @@ public enum GradientClipping {
 }
 
 /// An exponential moving average of the weights (and of buffers such as batch norm's running statistics),
-/// updated after every step:
-///   w̄ ← d·w̄ + (1 − d)·w
+/// updated after every step t (from 0):
+///   w̄ ← d_t·w̄ + (1 − d_t)·w,   d_t = min(d, (1 + t)/(10 + t))
 /// Evaluating with w̄ instead of w averages out the last steps' noise; d = 0.999 averages over about the
 /// last 1/(1 − d) = 1000 steps.
 public final class WeightAverage {
@@ -50,9 +50,11 @@ public final class WeightAverage {
         self.averages = tracked.map(\.value)
     }
 
-    /// w̄ ← d·w̄ + (1 − d)·w for every tracked tensor.
-    public func update() {
-        let d = decay
+    /// w̄ ← d_t·w̄ + (1 − d_t)·w for every tracked tensor, after update number `step` (from 0) of the run,
+    /// with d_t = min(d, (1 + t)/(10 + t)): early in a run the average follows the weights closely, so that it
+    /// does not stay near the random initial weights for the first thousands of steps.
+    public func update(step t: Int) {
+        let d = min(decay, Float(1 + t) / Float(10 + t))
         for (k, p) in tracked.enumerated() {
             p.value.withUnsafeBufferPointer { w in
                 averages[k].withUnsafeMutableBufferPointer { a in
