@@ -4,13 +4,14 @@ SWIFT ?= swift
 CONFIG ?= release
 MODEL ?= mlp
 
-.PHONY: help setup build train test bench clean
+.PHONY: help setup build train test bench fuzz clean
 
 help:
 	@echo "make setup   install the system libraries digits needs (Debian: libopenblas-dev, zlib1g-dev)"
 	@echo "make train   set up, build, and train the default model on MNIST; prints its test accuracy"
 	@echo "make test    set up, build once in release mode, and run every test"
 	@echo "make bench   the speed benchmark: the mlp recipe against this machine's sgemm rate"
+	@echo "make fuzz    build the libFuzzer targets (address sanitizer) and run each for 60 s (not part of CI)"
 
 setup:
 	@scripts/setup
@@ -26,6 +27,9 @@ test: setup
 
 bench: setup
 	$(SWIFT) run -c release digits-bench
+
+fuzz:
+	scripts/fuzz --seconds 60
 
 clean:
 	rm -rf .build

@@ -13,6 +13,7 @@
 //   DigitsExport        models in other formats (ONNX)
 //   DigitsReport        charts drawn to PNG, the HTML model report, layer-by-layer explanations
 //   DigitsServer        the HTTP API and the draw-a-digit page (Hummingbird)
+//   DigitsFuzzTargets   what each libFuzzer target (Fuzz/) does with one input; its tests replay the inputs kept
 //   DigitsCLI           the `digits` command: parses options, calls Digits
 //   DigitsTestSupport   helpers the test targets share (a Python with given modules, a WebDriver client)
 import PackageDescription
@@ -29,6 +30,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "Digits", targets: ["Digits"]),
+        .library(name: "DigitsServer", targets: ["DigitsServer"]),
+        .library(name: "DigitsFuzzTargets", targets: ["DigitsFuzzTargets"]),
         .executable(name: "digits", targets: ["DigitsCLI"]),
         .executable(name: "digits-bench", targets: ["DigitsBench"]),
     ],
@@ -95,6 +98,10 @@ let package = Package(
             dependencies: ["Digits", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: unsafeFlagsRelease
         ),
+        .target(
+            name: "DigitsFuzzTargets",
+            dependencies: ["Digits", "DigitsServer"]
+        ),
         .executableTarget(
             name: "DigitsCLI",
             dependencies: [
@@ -120,5 +127,6 @@ let package = Package(
         .testTarget(name: "DigitsExportTests", dependencies: ["DigitsExport", "DigitsTestSupport"]),
         .testTarget(name: "DigitsServerTests", dependencies: ["DigitsServer", "DigitsTestSupport"]),
         .testTarget(name: "DigitsReportTests", dependencies: ["DigitsReport", "DigitsTestSupport"]),
+        .testTarget(name: "DigitsFuzzTargetsTests", dependencies: ["Digits", "DigitsFuzzTargets", "DigitsTestSupport"]),
     ]
 )

@@ -112,9 +112,10 @@ public enum MNISTPreprocessor {
         guard peak >= 0.1 else { throw noInk(peak) }
         let t = max(Filters.otsu(rs, maximum: peak), 0.1)
 
-        // 5. Connected components; drop specks.
+        // 5. Connected components; drop specks (single pixels, and anything under 1/20 of the largest). Ink
+        // that is nothing but specks is no ink.
         let (labels, areas) = Filters.components(rs.map { $0 > t }, w, h)
-        guard let largest = areas.max(), largest > 0 else { throw noInk(peak) }
+        guard let largest = areas.max(), largest >= 2 else { throw noInk(peak) }
         let keepLabel = areas.map { $0 >= max(2, largest / 20) }
         return InkMap(source: image, w: w, h: h, factor: factor, inverted: inverted, level: r, threshold: t,
                       peak: peak, labels: labels, areas: areas, keepLabel: keepLabel)

@@ -83,6 +83,9 @@ public enum NumberSegmenter {
             let p = pieceOfLabel[ink.labels[i]]
             if p >= 0 { pieces[p].include(x: i % w, y: i / w) }
         }
+        guard !pieces.isEmpty else {
+            throw SegmentationError.noInkFound(width: image.width, height: image.height, contrast: ink.peak)
+        }
         // A limit on the work: a texture of thousands of marks is not a number.
         if pieces.count > 4 * maxSegments {
             throw SegmentationError.tooManySegments(found: pieces.count, limit: maxSegments)

@@ -19,14 +19,23 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxBodyBytes: Int
     /// The largest decoded picture accepted, in pixels (width × height); larger pictures get 413.
     public var maxPixels: Int
+    /// How long a connection may sit without a request in progress (before its first request, between
+    /// keep-alive requests, or while its request head trickles in) before it is closed: 10 s by default.
+    public var idleTimeout: Duration
+    /// How long a request's body may take to arrive, from the handler's first read; a slower sender gets
+    /// 408 and the connection is closed: 10 s by default.
+    public var bodyTimeout: Duration
 
     /// A configuration with the given values; every parameter has the documented default.
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 5_000_000,
-                maxPixels: Int = ImageLimits.default.maxPixels) {
+                maxPixels: Int = ImageLimits.default.maxPixels, idleTimeout: Duration = .seconds(10),
+                bodyTimeout: Duration = .seconds(10)) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
         self.maxPixels = maxPixels
+        self.idleTimeout = idleTimeout
+        self.bodyTimeout = bodyTimeout
     }
 
     /// The picture limits that the decoder enforces: this body limit and `maxPixels`.
@@ -73,6 +82,7 @@ public struct DigitsServer: Sendable {
     ) -> some ApplicationProtocol {
         Application(
             router: makeRouter(),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Self.nanoseconds(configuration.idleTimeout)))),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "digits"
@@ -81,6 +91,13 @@ public struct DigitsServer: Sendable {
                 await onServerRunning(channel.localAddress?.port ?? configuration.port)
             }
         )
+    }
+
+    /// `duration` in whole nanoseconds, clamped to what an Int64 holds.
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? (seconds < 0 ? .min : .max) : whole.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
     }
 
     /// Runs the server until SIGINT or SIGTERM, then shuts it down gracefully.

@@ -5,12 +5,6 @@ import Foundation
 import Digits
 import Hummingbird
 
-/// A request that cannot be answered: the status to send and a sentence saying what is wrong.
-struct APIError: Error, Sendable {
-    var status: HTTPResponse.Status
-    var message: String
-}
-
 /// The body of every error response.
 struct ErrorBody: Encodable {
     var error: String
@@ -40,36 +34,11 @@ struct PredictionBody: Encodable {
     }
 }
 
-/// `POST /api/predict`'s JSON form.
-struct PixelsRequest: Decodable {
-    var pixels: [Double]
-
-    enum CodingKeys: String, CodingKey { case pixels }
-
-    /// Reads `pixels` value by value with the decoder's `Double` method: the generic `[Double]`
-    /// conformance decodes each element through a dynamic cast, which made JSON decoding half of a
-    /// JSON prediction's time (BENCHMARKS.md, serve load).
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        var list = try container.nestedUnkeyedContainer(forKey: .pixels)
-        var pixels: [Double] = []
-        pixels.reserveCapacity(list.count ?? 0)
-        while !list.isAtEnd { pixels.append(try list.decode(Double.self)) }
-        self.pixels = pixels
-    }
-}
-
 /// `GET /healthz`'s answer.
 struct HealthBody: Encodable {
     var status: String
     var model: String
 }
-
-/// The content types `POST /api/predict` and `/api/read` accept as encoded pictures.
-let imageContentTypes: Set<String> = [
-    "image/png", "image/jpeg", "image/jpg", "image/x-portable-graymap", "image/x-portable-pixmap",
-    "image/x-portable-anymap", "application/octet-stream",
-]
 
 /// Builds a JSON response; an unencodable value (such as a NaN probability) becomes a 500 error.
 func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
@@ -165,36 +134,43 @@ struct Handlers: Sendable {
 
     // MARK: Helpers
 
-    enum BodyKind { case json, image }
-
-    /// Classifies the request by its Content-Type (parameters ignored); no Content-Type counts as an
-    /// encoded picture, whose format is then recognised from its bytes.
-    func bodyKind(_ request: Request, allowJSON: Bool) throws -> BodyKind {
-        guard let raw = request.headers[.contentType] else { return .image }
-        let type = raw.split(separator: ";", maxSplits: 1).first
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        if type == "application/json" {
-            if allowJSON { return .json }
-        } else if imageContentTypes.contains(type) {
-            return .image
-        }
-        let accepted = (allowJSON ? ["application/json"] : []) + imageContentTypes.sorted()
-        throw APIError(status: .unsupportedMediaType,
-                       message: "unsupported Content-Type '\(raw)'; send one of: \(accepted.joined(separator: ", "))")
+    /// Classifies the request by its Content-Type (see `RequestParsing.bodyKind`).
+    func bodyKind(_ request: Request, allowJSON: Bool) throws -> RequestParsing.BodyKind {
+        try RequestParsing.bodyKind(contentType: request.headers[.contentType], allowJSON: allowJSON)
     }
 
-    /// Reads the whole body, refusing (413) as soon as it exceeds `maxBodyBytes` or its declared length does.
+    /// Reads the whole body, refusing (413) as soon as it exceeds `maxBodyBytes` or its declared length does,
+    /// and (408) when it has not all arrived within `bodyTimeout`.
     func collectBody(_ request: Request) async throws -> [UInt8] {
         let limit = configuration.maxBodyBytes
-        let tooLarge = APIError(status: .contentTooLarge,
-                                message: "the request body exceeds the limit of \(limit) bytes; send a smaller picture")
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
-            throw tooLarge
+            throw Self.tooLarge(limit)
         }
+        let body = request.body, timeout = configuration.bodyTimeout
+        return try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+            group.addTask { try await Self.readBody(body, limit: limit) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let bytes = first else {
+                throw APIError(status: .requestTimeout,
+                               message: "the request body did not arrive within \(timeout); send it at once")
+            }
+            return bytes
+        }
+    }
+
+    static func tooLarge(_ limit: Int) -> APIError {
+        APIError(status: .contentTooLarge, message: "the request body exceeds the limit of \(limit) bytes; send a smaller picture")
+    }
+
+    static func readBody(_ body: RequestBody, limit: Int) async throws -> [UInt8] {
         var bytes: [UInt8] = []
         do {
-            for try await buffer in request.body {
-                if bytes.count + buffer.readableBytes > limit { throw tooLarge }
+            for try await buffer in body {
+                if bytes.count + buffer.readableBytes > limit { throw tooLarge(limit) }
                 bytes.append(contentsOf: buffer.readableBytesView)
             }
         } catch let error as APIError {
@@ -205,39 +181,10 @@ struct Handlers: Sendable {
         return bytes
     }
 
-    /// Decodes `{"pixels": [784 numbers in 0...1]}`, naming what is wrong when it is not that.
-    func decodePixels(_ body: [UInt8]) throws -> [Float] {
-        let request: PixelsRequest
-        do {
-            request = try JSONDecoder().decode(PixelsRequest.self, from: Data(body))
-        } catch {
-            throw APIError(status: .badRequest,
-                           message: "the body is not JSON of the form {\"pixels\": [784 numbers in 0...1]}: \(describe(error))")
-        }
-        let side = PreparedDigit.side
-        guard request.pixels.count == side * side else {
-            throw APIError(status: .badRequest,
-                           message: "'pixels' holds \(request.pixels.count) numbers; expected \(side * side) (28x28, row-major)")
-        }
-        if let index = request.pixels.firstIndex(where: { !$0.isFinite || $0 < 0 || $0 > 1 }) {
-            throw APIError(status: .badRequest,
-                           message: "'pixels'[\(index)] is \(request.pixels[index]); every value must be a finite number in 0...1 (ink bright)")
-        }
-        return request.pixels.map { Float($0) }
-    }
+    func decodePixels(_ body: [UInt8]) throws -> [Float] { try RequestParsing.pixels(fromJSON: body) }
 
-    /// Decodes an encoded picture; undecodable bytes are 400, pictures above the limits 413.
     func decodeImage(_ body: [UInt8]) throws -> GrayImage {
-        do {
-            return try ImageDecoder.decode(body, source: "request body", limits: configuration.imageLimits)
-        } catch let error as ImageError {
-            if case .tooLarge = error {
-                throw APIError(status: .contentTooLarge, message: error.description)
-            }
-            throw APIError(status: .badRequest, message: error.description)
-        } catch {
-            throw APIError(status: .badRequest, message: "request body: the picture could not be decoded: \(error)")
-        }
+        try RequestParsing.image(from: body, limits: configuration.imageLimits)
     }
 
     func encodePNG(_ image: GrayImage) throws -> [UInt8] {
@@ -246,18 +193,4 @@ struct Handlers: Sendable {
         }
     }
 
-    /// A short description of a JSON decoding error: what is missing or mistyped, and where.
-    func describe(_ error: any Error) -> String {
-        guard let error = error as? DecodingError else { return "\(error)" }
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.isEmpty ? "" : " at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
-        }
-        switch error {
-        case .keyNotFound(let key, _): return "missing key '\(key.stringValue)'"
-        case .typeMismatch(_, let c): return "wrong type\(path(c)): \(c.debugDescription)"
-        case .valueNotFound(_, let c): return "null value\(path(c))"
-        case .dataCorrupted(let c): return "malformed JSON\(path(c)): \(c.debugDescription)"
-        @unknown default: return "\(error)"
-        }
-    }
 }

@@ -11,10 +11,10 @@ import Digits
 
 final class ServerTests: XCTestCase {
     /// Starts a server with an untrained MLP on 127.0.0.1, port 0, runs `body` against it, and stops it.
-    func withServer(maxBodyBytes: Int = 5_000_000,
+    func withServer(_ configuration: ServerConfiguration = ServerConfiguration(),
                     _ body: (TestClient, DigitsServer) async throws -> Void) async throws {
         let recognizer = DigitRecognizer(model: Model(architecture: Recipe.mlp.architecture, seed: 1))
-        try await withTestServer(recognizer: recognizer, maxBodyBytes: maxBodyBytes, body)
+        try await withTestServer(recognizer: recognizer, configuration: configuration, body)
     }
 
     /// A 56×56 white picture with a dark vertical stroke, roughly a "1".
@@ -155,7 +155,7 @@ final class ServerTests: XCTestCase {
     }
 
     func testOversizedBodyIs413() async throws {
-        try await withServer(maxBodyBytes: 10_000) { client, _ in
+        try await withServer(ServerConfiguration(maxBodyBytes: 10_000)) { client, _ in
             let big = Data(repeating: 7, count: 20_000)
             try assertError(try await client.post("/api/predict", big, contentType: "image/png"), 413, mentioning: "10000")
             // A picture whose header declares more pixels than allowed is refused before decoding.
@@ -165,6 +165,24 @@ final class ServerTests: XCTestCase {
             // The server still answers afterwards.
             let health = try await client.get("/healthz")
             XCTAssertEqual(health.status, 200)
+        }
+    }
+
+    /// A sender that stalls is cut off: half a request head gets the connection closed (idle timeout),
+    /// half a body gets 408 (body timeout); the server goes on answering others.
+    func testSlowSendersAreCutOff() async throws {
+        let quick = ServerConfiguration(idleTimeout: .milliseconds(300), bodyTimeout: .milliseconds(300))
+        try await withServer(quick) { client, _ in
+            let port = try XCTUnwrap(client.base.port)
+            let head = try loopbackStall(port: port, sending: Array("POST /api/predict HTTP/1.1\r\nHost: 127".utf8), wait: 10)
+            XCTAssertTrue(head.closed, "a connection stalled inside its head was left open")
+            XCTAssertTrue(head.received.isEmpty, String(decoding: head.received, as: UTF8.self))
+            let partial = "POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 100\r\n\r\n0123456789"
+            let body = try loopbackStall(port: port, sending: Array(partial.utf8), wait: 10)
+            let answer = String(decoding: body.received, as: UTF8.self)
+            XCTAssertTrue(answer.hasPrefix("HTTP/1.1 408"), answer)
+            XCTAssertTrue(answer.contains("did not arrive"), answer)
+            XCTAssertEqual(try await client.get("/healthz").status, 200)
         }
     }
 

@@ -56,11 +56,14 @@ struct TestClient {
     }
 }
 
-/// Starts a server answering with `recognizer` on 127.0.0.1, port 0, runs `body` against it, and stops it.
-func withTestServer(recognizer: sending DigitRecognizer, maxBodyBytes: Int = 5_000_000,
+/// Starts a server answering with `recognizer` on 127.0.0.1, port 0 (whatever `configuration` says of the
+/// address), runs `body` against it, and stops it.
+func withTestServer(recognizer: sending DigitRecognizer, configuration: ServerConfiguration = ServerConfiguration(),
                     _ body: (TestClient, DigitsServer) async throws -> Void) async throws {
-    let server = DigitsServer(recognizer: recognizer,
-                              configuration: ServerConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes))
+    var configuration = configuration
+    configuration.host = "127.0.0.1"
+    configuration.port = 0
+    let server = DigitsServer(recognizer: recognizer, configuration: configuration)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     let app = server.makeApplication(onServerRunning: { port in continuation.yield(port) })
     let task = Task {

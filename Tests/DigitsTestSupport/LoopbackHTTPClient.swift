@@ -33,20 +33,8 @@ public struct LoopbackHTTPError: Error, CustomStringConvertible {
 public func loopbackHTTP(port: Int, method: String, path: String, body: Data? = nil,
                          contentType: String = "application/json; charset=utf-8",
                          timeout: TimeInterval = 60) throws -> HTTPReply {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw LoopbackHTTPError(message: "socket: \(String(cString: strerror(errno)))") }
+    let fd = try connectLoopback(port: port, timeout: timeout)
     defer { close(fd) }
-    var limit = timeval(tv_sec: Int(timeout), tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw LoopbackHTTPError(message: "connect to port \(port): \(String(cString: strerror(errno)))") }
 
     var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
     if let body { request += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n" }
@@ -90,6 +78,44 @@ public func loopbackHTTP(port: Int, method: String, path: String, body: Data? = 
         body = body.prefix(expected)
     }
     return HTTPReply(status: status, body: body)
+}
+
+/// Connects to 127.0.0.1:`port`, sends `bytes` (say, part of a request) and then nothing, and reads until
+/// the server closes the connection or `wait` seconds pass: what arrived, and whether the server closed it.
+public func loopbackStall(port: Int, sending bytes: [UInt8], wait: TimeInterval) throws -> (received: [UInt8], closed: Bool) {
+    let fd = try connectLoopback(port: port, timeout: wait)
+    defer { close(fd) }
+    let sent = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    guard sent == bytes.count else { throw LoopbackHTTPError(message: "write: \(String(cString: strerror(errno)))") }
+    var received = [UInt8]()
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n == 0 { return (received, true) }
+        if n < 0 { return (received, errno == ECONNRESET) }         // EAGAIN: `wait` passed with the connection open
+        received += chunk[0..<n]
+    }
+}
+
+/// A TCP socket connected to 127.0.0.1:`port` whose reads and writes give up after `timeout` seconds.
+private func connectLoopback(port: Int, timeout: TimeInterval) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw LoopbackHTTPError(message: "socket: \(String(cString: strerror(errno)))") }
+    var limit = timeval(tv_sec: Int(timeout), tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+        close(fd)
+        throw LoopbackHTTPError(message: "connect to port \(port): \(String(cString: strerror(errno)))")
+    }
+    return fd
 }
 
 /// The index just past the blank line that ends the headers.
