@@ -285,8 +285,9 @@ public struct Recipe: Sendable {
                                  loss: .crossEntropy, l2: 0, seed: 1, shuffle: true))
 
     /// `cnn`: two rounds of 5x5 convolution → ReLU → 2x2 max-pool (16 then 32 feature maps), then one
-    /// fully connected layer to 10 classes with softmax; Adam, batch 64, 3 epochs with a cosine-annealed
-    /// learning rate, standardised inputs.
+    /// fully connected layer to 10 classes with softmax; Adam, batch 64, 5 epochs of a one-cycle schedule
+    /// peaking at 0.003, standardised inputs. (Chosen on a validation split, the last 10,000 training images:
+    /// 99.09% there; 3 epochs of cosine from 0.001 had given 98.81% on the test set.)
     public static let cnn = Recipe(
         architecture: Architecture(name: "cnn",
                                    layers: [.conv2d(inputChannels: 1, outputChannels: 16, kernel: 5, padding: .same), .relu,
@@ -296,8 +297,8 @@ public struct Recipe: Sendable {
                                             .flatten, .dense(inputs: 32 * 7 * 7, outputs: 10)],
                                    output: .softmax, encoding: InputEncoding(normalize: true, layout: .image),
                                    initializer: .heNormal),
-        options: TrainingOptions(epochs: 3, batchSize: 64, optimizer: .adam, learningRate: 0.001,
-                                 loss: .crossEntropy, l2: 0, seed: 1, shuffle: true, schedule: .cosine))
+        options: TrainingOptions(epochs: 5, batchSize: 64, optimizer: .adam, learningRate: 0.003,
+                                 loss: .crossEntropy, l2: 0, seed: 1, shuffle: true, schedule: .oneCycle(warmup: 0.3)))
 
     /// `lenet5`: LeNet-5 for 28x28 inputs: 5x5 convolutions with 6 and 16 feature maps, each followed by
     /// ReLU and 2x2 max-pooling, then fully connected 400 → 120 → 84 → 10; Adam, batch 64, 10 epochs,

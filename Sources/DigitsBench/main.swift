@@ -1,4 +1,5 @@
 // digits-bench: trains the `mlp` recipe for 5 epochs and compares its speed with this machine's sgemm rate.
+// `digits-bench infer MODEL` measures inference; `digits-bench conv` the convolutional recipes (see below).
 //
 // Prints training seconds, samples/s, achieved GFLOP/s (1.636 MFLOP per training sample for
 // 784-512-10: two products of the first layer, three of the second) and, measured in the same run,
@@ -95,6 +96,55 @@ func inferenceBenchmark(modelPath: String, data: MNIST) throws {
                  Double(test.count) / best, median(single) * 1e6, median(fromPhoto) * 1e3, accuracy))
 }
 
+/// Floating-point operations of one forward pass of one sample: 2 per multiply-add of the convolutions
+/// (2·O·C·KH·KW per output pixel) and dense layers (2·inputs·outputs); activations and pooling not counted.
+func forwardFLOPs(_ model: Model) -> Double {
+    zip(model.architecture.layers, model.summary()).reduce(0) { total, pair in
+        let (spec, row) = pair
+        switch spec {
+        case .conv2d(_, let o, _, _, _, _, _):
+            return total + 2 * Double(row.parameters - o) * Double(row.outputShape.dropFirst().reduce(1, *))
+        case .dense(let inputs, let outputs):
+            return total + 2 * Double(inputs * outputs)
+        default:
+            return total
+        }
+    }
+}
+
+/// `digits-bench conv [--threads N]`: the sgemm rate, one epoch each of `lenet5` and `cnn` with their recipes'
+/// batch size and optimizer, as GFLOP/s (3 × the forward FLOPs per training sample: the forward pass, the
+/// input gradient and the weight gradient) and as a share of sgemm; then the whole `cnn` recipe, the time
+/// to ≥ 99% test accuracy.
+func convolutionBenchmark(data: MNIST, sgemm: Double) throws {
+    for name in ["lenet5", "cnn"] {
+        var recipe = try Recipe.named(name)
+        recipe.options.epochs = 1
+        let trainer = try Trainer(architecture: recipe.architecture, options: recipe.options)
+        let history = try trainer.train(on: data.train, test: data.test)
+        let seconds = history[0].seconds
+        let flops = 3 * forwardFLOPs(trainer.model) * Double(data.train.count)
+        print(String(format: "%@ 1 epoch (batch %d): %.2f s, %.0f samples/s, %.1f GFLOP/s (%.1f MFLOP per training sample) = %.0f%% of sgemm 2048³; test accuracy %.2f%%",
+                     name, recipe.options.batchSize, seconds, Double(data.train.count) / seconds, flops / seconds / 1e9,
+                     flops / Double(data.train.count) / 1e6, 100 * flops / seconds / 1e9 / sgemm, 100 * (history[0].testAccuracy ?? 0)))
+        print(String(format: "RESULT digits-%@ epoch_seconds=%.3f gflops=%.1f sgemm_share=%.3f", name, seconds,
+                     flops / seconds / 1e9, flops / seconds / 1e9 / sgemm))
+    }
+    let recipe = Recipe.cnn
+    let trainer = try Trainer(architecture: recipe.architecture, options: recipe.options)
+    var reached: (epoch: Int, seconds: Double)?
+    var elapsed = 0.0
+    try trainer.train(on: data.train, test: data.test) { event in
+        guard case .epoch(let r) = event else { return }
+        elapsed += r.seconds
+        print("  cnn " + ProgressPrinter.line(r))
+        if reached == nil, (r.testAccuracy ?? 0) >= 0.99 { reached = (r.epoch, elapsed) }
+    }
+    let final = trainer.history.last?.testAccuracy ?? 0
+    print(String(format: "cnn recipe, %d epochs: %.1f s training, test accuracy %.2f%%; first at ≥ 99%%: %@",
+                 recipe.options.epochs, elapsed, 100 * final, reached.map { String(format: "epoch %d, %.1f s", $0.epoch, $0.seconds) } ?? "never"))
+}
+
 var arguments = Array(CommandLine.arguments.dropFirst())
 var threads = ProcessInfo.processInfo.activeProcessorCount
 if let i = arguments.firstIndex(of: "--threads"), i + 1 < arguments.count, let n = Int(arguments[i + 1]), n >= 1 {
@@ -109,6 +159,13 @@ if arguments.first == "infer" {
     }
     try inferenceBenchmark(modelPath: arguments[1],
                            data: try MNIST.load(DataLocator.locate(explicit: ProcessInfo.processInfo.environment["DIGITS_DATA"]).files))
+    exit(0)
+}
+if arguments.first == "conv" {
+    let rate = sgemmRate(m: 2048, n: 2048, k: 2048, library: true)
+    print(String(format: "digits-bench conv: %d threads; sgemm 2048³: %.1f GFLOP/s", threads, rate))
+    try convolutionBenchmark(data: try MNIST.load(DataLocator.locate(explicit: ProcessInfo.processInfo.environment["DIGITS_DATA"]).files),
+                             sgemm: rate)
     exit(0)
 }
 let epochs = arguments.first.flatMap(Int.init) ?? 5

@@ -239,6 +239,53 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertEqual(one.2, four.2)
     }
 
+    /// The direct kernel of one-channel, stride-1 convolutions (first layers) against the matrix product.
+    func testDirectKernelMatchesTheMatrixProduct() {
+        struct Case { let n, o, h, w, kh, kw: Int; let padding: Padding }
+        let cases = [
+            Case(n: 3, o: 4, h: 7, w: 9, kh: 5, kw: 5, padding: .same),
+            Case(n: 2, o: 3, h: 6, w: 6, kh: 3, kw: 2, padding: .valid),
+            Case(n: 2, o: 2, h: 5, w: 11, kh: 3, kw: 4, padding: .explicit(top: 2, bottom: 0, left: 1, right: 3)),
+            Case(n: 64, o: 6, h: 28, w: 28, kh: 5, kw: 5, padding: .same),            // LeNet-5's first layer, threaded
+        ]
+        var rng = SeededGenerator(seed: 21)
+        for (index, t) in cases.enumerated() {
+            let direct = convolution(1, t.o, kernel: (t.kh, t.kw), padding: t.padding, seed: UInt64(30 + index))
+            let product = convolution(1, t.o, kernel: (t.kh, t.kw), padding: t.padding, seed: UInt64(30 + index))
+            product.allowsDirectKernel = false
+            let x = randomTensor([t.n, 1, t.h, t.w], &rng)
+            let y = direct.forward(x, mode: .training), expected = product.forward(x, mode: .training)
+            XCTAssertEqual(y.shape, expected.shape, "case \(index)")
+            for (a, b) in zip(y.storage, expected.storage) { XCTAssertEqual(a, b, accuracy: 1e-4, "case \(index)") }
+            let g = randomTensor(y.shape, &rng)
+            XCTAssertEqual(direct.backward(g, needsInputGradient: false).count, 0)
+            _ = product.backward(g, needsInputGradient: false)
+            for (a, b) in zip(direct.weight.gradient.storage, product.weight.gradient.storage) {
+                XCTAssertEqual(a, b, accuracy: 1e-3 * max(1, abs(b)), "case \(index)")
+            }
+            XCTAssertEqual(direct.bias.gradient, product.bias.gradient, "case \(index)")
+        }
+        // Asked for ∂L/∂x, the layer takes the matrix product's path, whose gradients are checked elsewhere.
+        checkLayerGradients(convolution(1, 3, kernel: (3, 3), padding: .same), inputShape: [2, 1, 6, 5])
+    }
+
+    func testDirectKernelGivesTheSameBitsOnAnyThreadCount() {
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        var rng = SeededGenerator(seed: 22)
+        let x = randomTensor([64, 1, 28, 28], &rng), g = randomTensor([64, 8, 28, 28], &rng)
+        func run(threads: Int) -> (Tensor, Tensor) {
+            BLAS.setThreads(threads)
+            let conv = convolution(1, 8, kernel: (5, 5), padding: .same, seed: 23)
+            let y = conv.forward(x, mode: .training)
+            _ = conv.backward(g, needsInputGradient: false)
+            return (y, conv.weight.gradient)
+        }
+        let one = run(threads: 1), four = run(threads: 4)
+        XCTAssertEqual(one.0, four.0)
+        XCTAssertEqual(one.1, four.1)
+    }
+
     // MARK: initialisation, specs
 
     func testInitialisationUsesConvolutionFans() {

@@ -78,10 +78,10 @@ func withTestServer(recognizer: sending DigitRecognizer, configuration: ServerCo
     var iterator = ports.makeAsyncIterator()
     let port = await iterator.next()
     watchdog.cancel()
-    let configuration = URLSessionConfiguration.ephemeral
-    configuration.timeoutIntervalForRequest = 10
-    configuration.timeoutIntervalForResource = 20
-    let session = URLSession(configuration: configuration)
+    let sessionConfiguration = URLSessionConfiguration.ephemeral
+    sessionConfiguration.timeoutIntervalForRequest = 10
+    sessionConfiguration.timeoutIntervalForResource = 20
+    let session = URLSession(configuration: sessionConfiguration)
     do {
         let port = try XCTUnwrap(port, "the server did not start")
         try await body(TestClient(base: URL(string: "http://127.0.0.1:\(port)")!, session: session), server)

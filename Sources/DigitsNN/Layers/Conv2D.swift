@@ -41,6 +41,10 @@ public final class Conv2D: Layer {
     /// The most elements the column matrix may hold (default 2²⁵, 128 MiB); a batch whose
     /// C·KH·KW × N·OH·OW matrix is larger runs in chunks of samples, one product per chunk.
     public var columnBudget = 1 << 25
+    /// Whether a convolution over one input channel with stride 1 (a first layer) runs the direct kernel
+    /// (`DirectConvolution`) instead of im2col and a matrix product; true by default. The results agree to
+    /// float rounding; false forces the matrix product, for tests and benchmarks.
+    public var allowsDirectKernel = true
 
     private var input = Tensor(shape: [0])                  // x of the latest training forward
     private var trainingGeometry: ConvolutionGeometry?      // its sizes
@@ -98,6 +102,30 @@ public final class Conv2D: Layer {
         let shape = outputShape(for: x.shape)
         let geo = geometry(height: x.shape[2], width: x.shape[3])
         let (n, O, K, P) = (x.shape[0], outputChannels, geo.patchSize, geo.outputPixels)
+        if allowsDirectKernel && DirectConvolution.applies(to: geo) {
+            var y = Tensor(shape: shape)
+            x.withUnsafeBufferPointer { px in
+                weight.value.withUnsafeBufferPointer { pw in
+                    bias.value.withUnsafeBufferPointer { pb in
+                        y.withUnsafeMutableBufferPointer { py in
+                            let (x, W, b, y) = (px.baseAddress!, pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
+                            Parallel.forEachRange(n, workPerItem: O * P * K) { range in
+                                for s in range {
+                                    DirectConvolution.forward(x + s * geo.imageSize, geo, weights: W, bias: b, outputs: O,
+                                                              into: y + s * O * P)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if mode == .training {
+                input = x
+                trainingGeometry = geo
+            }
+            columnsHold = nil
+            return y
+        }
         let chunk = samplesPerChunk(geo, batch: n)
         let X = columns.reserve(K * chunk * P)
         let Y = product.reserve(O * chunk * P)
@@ -146,24 +174,40 @@ public final class Conv2D: Layer {
         let (n, O, K, P) = (input.shape[0], outputChannels, geo.patchSize, geo.outputPixels)
         precondition(dy.shape == [n, O, geo.outputHeight, geo.outputWidth],
                      "Conv2D.backward: gradient \(dy.shape) does not match the last forward's output [\(n), \(O), \(geo.outputHeight), \(geo.outputWidth)]")
+        if n == 0 {
+            weight.gradient.zero()
+            bias.gradient.zero()
+            return Tensor(shape: needsInputGradient ? input.shape : [0])
+        }
+        if allowsDirectKernel && DirectConvolution.applies(to: geo) && !needsInputGradient {
+            // ∂L/∂W as a sum over samples of each sample's own ∂L/∂W, added in sample order.
+            let partial = columns.reserve(n * O * K)
+            columnsHold = nil
+            dy.withUnsafeBufferPointer { pdy in
+                input.withUnsafeBufferPointer { px in
+                    weight.gradient.withUnsafeMutableBufferPointer { pdw in
+                        let (dy, x, dW) = (pdy.baseAddress!, px.baseAddress!, pdw.baseAddress!)
+                        biasGradient(dy, samples: n, pixels: P)
+                        Parallel.forEachRange(n, workPerItem: O * P * K) { range in
+                            for s in range {
+                                DirectConvolution.weightGradient(x + s * geo.imageSize, geo, outputGradient: dy + s * O * P,
+                                                                 outputs: O, into: partial + s * O * K)
+                            }
+                        }
+                        dW.update(from: partial, count: O * K)
+                        for s in 1..<n { Kernels.axpy(O * K, alpha: 1, partial + s * O * K, dW) }   // dW += dW_s
+                    }
+                }
+            }
+            return Tensor(shape: [0])
+        }
         let chunk = samplesPerChunk(geo, batch: n)
         let X = columns.reserve(K * chunk * P)
         let G = product.reserve(O * chunk * P)
         var dx = Tensor(shape: needsInputGradient ? input.shape : [0])
-        if n == 0 {
-            weight.gradient.zero()
-            bias.gradient.zero()
-            return dx
-        }
         dy.withUnsafeBufferPointer { pdy in
             let dy = pdy.baseAddress!
-            bias.gradient.withUnsafeMutableBufferPointer { pdb in
-                for o in 0..<O {
-                    var sum: Double = 0
-                    for s in 0..<n { sum += Kernels.sum(dy + (s * O + o) * P, P) }   // ∂L/∂b[o] = Σ_{n,i,j} g[n, o, i, j]
-                    pdb[o] = Float(sum)
-                }
-            }
+            biasGradient(dy, samples: n, pixels: P)
             input.withUnsafeBufferPointer { px in
                 weight.value.withUnsafeBufferPointer { pw in
                     weight.gradient.withUnsafeMutableBufferPointer { pdw in
@@ -205,6 +249,18 @@ public final class Conv2D: Layer {
             }
         }
         return dx
+    }
+
+    /// ∂L/∂b[o] = Σ_{n,i,j} g[n, o, i, j] for g = `dy` [n, O, P], summed in double precision.
+    private func biasGradient(_ dy: UnsafePointer<Float>, samples n: Int, pixels P: Int) {
+        let O = outputChannels
+        bias.gradient.withUnsafeMutableBufferPointer { pdb in
+            for o in 0..<O {
+                var sum: Double = 0
+                for s in 0..<n { sum += Kernels.sum(dy + (s * O + o) * P, P) }
+                pdb[o] = Float(sum)
+            }
+        }
     }
 
     /// The sizes of this convolution over H×W images.

@@ -132,3 +132,66 @@ final class ScratchBuffer {
 
     deinit { pointer.deallocate() }
 }
+
+/// A convolution over one input channel with stride 1, computed directly rather than through im2col: the
+/// first layer of every convolutional recipe, where the column matrix would copy each pixel KH·KW times
+/// and the product's inner dimension (KH·KW) is too short for BLAS to run well. Same sums as the
+/// matrix product, so the results agree with it to float rounding.
+enum DirectConvolution {
+    /// Whether `g` is a case this kernel computes: one input channel, stride 1.
+    static func applies(to g: ConvolutionGeometry) -> Bool {
+        g.channels == 1 && g.strideHeight == 1 && g.strideWidth == 1
+    }
+
+    /// y[o, i, j] = b[o] + Σ_{p,q} W[o, p, q] · x[i − pt + p, j − pl + q] (zero outside x) for one sample
+    /// x [H, W] into y [O, OH, OW].
+    static func forward(_ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, weights w: UnsafePointer<Float>,
+                        bias b: UnsafePointer<Float>, outputs O: Int, into y: UnsafeMutablePointer<Float>) {
+        let (W, OH, OW, KH, KW) = (g.width, g.outputHeight, g.outputWidth, g.kernelHeight, g.kernelWidth)
+        for o in 0..<O {
+            let plane = y + o * OH * OW, kernel = w + o * KH * KW
+            plane.initialize(repeating: b[o], count: OH * OW)
+            for p in 0..<KH {
+                let rows = ConvolutionGeometry.insideOutputs(kernelOffset: p, pad: g.padTop, stride: 1, size: g.height, outputs: OH)
+                for q in 0..<KW {
+                    let cols = ConvolutionGeometry.insideOutputs(kernelOffset: q, pad: g.padLeft, stride: 1, size: W, outputs: OW)
+                    let weight = kernel[p * KW + q]
+                    for i in rows {
+                        let out = plane + i * OW, input = x + (i - g.padTop + p) * W + (q - g.padLeft)
+                        for j in cols { out[j] += weight * input[j] }             // y[o, i, j] += W[o, p, q] · x[…]
+                    }
+                }
+            }
+        }
+    }
+
+    /// ∂L/∂W[o, p, q] = Σ_{i,j} g[o, i, j] · x[i − pt + p, j − pl + q] for one sample x [H, W] and its output
+    /// gradient g [O, OH, OW], written (not added) to dW [O, KH, KW].
+    static func weightGradient(_ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, outputGradient dy: UnsafePointer<Float>,
+                               outputs O: Int, into dW: UnsafeMutablePointer<Float>) {
+        let (W, OH, OW, KH, KW) = (g.width, g.outputHeight, g.outputWidth, g.kernelHeight, g.kernelWidth)
+        for o in 0..<O {
+            let plane = dy + o * OH * OW
+            for p in 0..<KH {
+                let rows = ConvolutionGeometry.insideOutputs(kernelOffset: p, pad: g.padTop, stride: 1, size: g.height, outputs: OH)
+                for q in 0..<KW {
+                    let cols = ConvolutionGeometry.insideOutputs(kernelOffset: q, pad: g.padLeft, stride: 1, size: W, outputs: OW)
+                    // Eight running sums across j, then the rest one by one: a fixed order, whatever the thread.
+                    var lanes = SIMD8<Float>(), rest: Float = 0
+                    for i in rows {
+                        let grad = plane + i * OW, input = x + (i - g.padTop + p) * W + (q - g.padLeft)
+                        var j = cols.lowerBound
+                        while j + 8 <= cols.upperBound {
+                            let a = UnsafeRawPointer(grad + j).loadUnaligned(as: SIMD8<Float>.self)
+                            let v = UnsafeRawPointer(input + j).loadUnaligned(as: SIMD8<Float>.self)
+                            lanes.addProduct(a, v)
+                            j += 8
+                        }
+                        while j < cols.upperBound { rest += grad[j] * input[j]; j += 1 }
+                    }
+                    dW[(o * KH + p) * KW + q] = lanes.sum() + rest
+                }
+            }
+        }
+    }
+}
