@@ -2,7 +2,7 @@
 
 SWIFT ?= swift
 CONFIG ?= release
-MODEL ?= mlp
+MODEL ?= lenet5
 
 .PHONY: help setup build train test bench fuzz clean
 

@@ -33,6 +33,10 @@ def run(cmd, env=None):
     if out.returncode != 0:
         sys.stdout.write(text)
         raise SystemExit(f"failed ({out.returncode}): {' '.join(cmd)}")
+    # The figures each command printed, so that a run cut short still shows what it measured.
+    keep = [l for l in text.splitlines() if l.startswith("RESULT") or "test accuracy" in l or "s training" in l]
+    for line in keep[-3:]:
+        print("  " + line)
     print(f"  ({time.monotonic() - start:.1f} s)", flush=True)
     return text
 
@@ -99,7 +103,7 @@ def main():
     onnx = os.path.join(WORK, "mlp.onnx")
     if not os.path.exists(model):
         run([DIGITS, "train", "--model", "mlp", "--quiet", "--output", model])
-    run([DIGITS, "export", model, "--output", onnx])
+    run([DIGITS, "export", model, "--onnx", onnx])
     d = [run([BENCH, "infer", model]) for _ in range(args.runs)]
     o = [run([PY, "benchmarks/anchor_onnxruntime.py", onnx]) for _ in range(args.runs)]
     rows.append(("mlp inference, batches of 1000 (images/s)", med(result(t, "images_per_second") for t in d),
