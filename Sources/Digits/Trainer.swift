@@ -192,8 +192,8 @@ public final class Trainer {
                     throw DigitsError.trainingStopped(epoch: epoch, batch: position.batch, batches: batches.count,
                                                       checkpoint: checkpointURL?.path)
                 }
-                let b = position.batch, batch = batches[b]
-                optimizer.learningRate = options.schedule.rate(base: options.learningRate, step: (epoch - 1) * batches.count + b,
+                let b = position.batch, batch = batches[b], step = (epoch - 1) * batches.count + b
+                optimizer.learningRate = options.schedule.rate(base: options.learningRate, step: step,
                                                                totalSteps: totalSteps, epoch: epoch)
                 let x = options.augmentation.map {
                     train.augmentedInputs(batch, encoding: encoding, augmentation: $0, seed: options.seed, epoch: epoch)
@@ -209,7 +209,7 @@ public final class Trainer {
                 }
                 if let clipNorm = options.clipNorm { GradientClipping.clip(parameters, maxNorm: clipNorm) }
                 optimizer.step(parameters)                                       // θ ← update(θ, ∂L/∂θ)
-                average?.update(step: (epoch - 1) * batches.count + b)           // w̄ ← d w̄ + (1 − d) w
+                average?.update(step: step)                                      // w̄ ← d w̄ + (1 − d) w
                 position.batch += 1
                 position.lossSum += value * Double(batch.count)
                 for (p, t) in zip(output.argmaxRows(), y) where p == t { position.correct += 1 }

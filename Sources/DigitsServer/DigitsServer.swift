@@ -82,7 +82,7 @@ public struct DigitsServer: Sendable {
     ) -> some ApplicationProtocol {
         Application(
             router: makeRouter(),
-            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Self.nanoseconds(configuration.idleTimeout)))),
+            server: .http1(configuration: .init(idleTimeout: .init(configuration.idleTimeout))),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: "digits"
@@ -91,13 +91,6 @@ public struct DigitsServer: Sendable {
                 await onServerRunning(channel.localAddress?.port ?? configuration.port)
             }
         )
-    }
-
-    /// `duration` in whole nanoseconds, clamped to what an Int64 holds.
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? (seconds < 0 ? .min : .max) : whole.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
     }
 
     /// Runs the server until SIGINT or SIGTERM, then shuts it down gracefully.

@@ -93,7 +93,7 @@ struct Handlers: Sendable {
             let kind = try bodyKind(request, allowJSON: true)
             let body = try await collectBody(request)
             if kind == .json {
-                let pixels = try decodePixels(body)
+                let pixels = try RequestParsing.pixels(fromJSON: body)
                 let recognition = recognizer.withRecognizer { $0.recognize(pixels: pixels) }
                 let png = try encodePNG(GrayImage(width: PreparedDigit.side, height: PreparedDigit.side, pixels: pixels))
                 return jsonResponse(PredictionBody(recognition, inputPNG: png))
@@ -180,8 +180,6 @@ struct Handlers: Sendable {
         }
         return bytes
     }
-
-    func decodePixels(_ body: [UInt8]) throws -> [Float] { try RequestParsing.pixels(fromJSON: body) }
 
     func decodeImage(_ body: [UInt8]) throws -> GrayImage {
         try RequestParsing.image(from: body, limits: configuration.imageLimits)

@@ -65,9 +65,7 @@ final class ONNXExporterTests: XCTestCase {
     /// image, probabilities within 1e-4.
     func testEveryMNISTTestImage() throws {
         _ = try Self.pythonWithOnnxRuntime()
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        let data = try MNIST.load(DataLocator.locate(explicit: root.appendingPathComponent("shared/datasets/mnist").path).files)
+        let data = try MNIST.load(DataLocator.locate(explicit: mnistFolder).files)
         var options = Recipe.mlp.options
         options.epochs = 1
         let trainer = try Trainer(architecture: Recipe.mlp.architecture, options: options)

@@ -10,9 +10,7 @@ import DigitsTestSupport
 final class ReportBrowserTests: XCTestCase {
     func testReportRendersEveryChartInChromium() async throws {
         guard let tools = ChromeDriver.locate() else { throw XCTSkip(ChromeDriver.missingMessage) }
-        let folder = ProcessInfo.processInfo.environment["DIGITS_DATA"]
-            ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared/datasets/mnist").path
-        let data = try MNIST.load(DataLocator.locate(explicit: folder).files)
+        let data = try MNIST.load(DataLocator.locate(explicit: mnistFolder).files)
         var options = Recipe.lenet5.options
         options.epochs = 2
         let trainer = try Trainer(architecture: Recipe.lenet5.architecture, options: options)

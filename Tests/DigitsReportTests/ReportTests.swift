@@ -2,12 +2,11 @@ import XCTest
 import Foundation
 @testable import DigitsReport
 import Digits
+import DigitsTestSupport
 
-/// The real MNIST files from ../shared/datasets/mnist beside the package.
+/// The real MNIST files (`mnistFolder`).
 private func realMNIST() throws -> MNIST {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let dir = root.deletingLastPathComponent().appendingPathComponent("shared/datasets/mnist")
-    return try MNIST.load(DataLocator.locate(explicit: ProcessInfo.processInfo.environment["DIGITS_DATA"] ?? dir.path).files)
+    try MNIST.load(DataLocator.locate(explicit: mnistFolder).files)
 }
 
 /// A model of `recipe` trained for one epoch on the first `count` training images (seed 1), with its history.

@@ -55,9 +55,7 @@ final class BrowserTests: XCTestCase {
 
     /// An `mlp` trained for one epoch on the real MNIST.
     private static func trainedModel() throws -> Model {
-        let folder = ProcessInfo.processInfo.environment["DIGITS_DATA"]
-            ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared/datasets/mnist").path
-        let data = try MNIST.load(DataLocator.locate(explicit: folder).files)
+        let data = try MNIST.load(DataLocator.locate(explicit: mnistFolder).files)
         var options = Recipe.mlp.options
         options.epochs = 1
         let trainer = try Trainer(architecture: Recipe.mlp.architecture, options: options)

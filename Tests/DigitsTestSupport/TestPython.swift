@@ -40,6 +40,12 @@ public func runProcess(_ executable: URL, _ arguments: [String]) throws -> Proce
 public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
+/// The folder of the real MNIST files the tests use: `$DIGITS_DATA`, else ../shared/datasets/mnist beside the package.
+public var mnistFolder: String {
+    ProcessInfo.processInfo.environment["DIGITS_DATA"]
+        ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared/datasets/mnist").path
+}
+
 /// A Python interpreter that imports a given set of modules.
 ///
 /// Interpreters are tried in this order: `$DIGITS_ONNX_PYTHON` (which `make test` points at the
