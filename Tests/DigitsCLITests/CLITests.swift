@@ -167,6 +167,10 @@ final class CLITests: XCTestCase {
             (["ensemble", "one.safetensors"], "at least two model files"),
             (["report", "m.safetensors", "--gallery", "-1"], "--gallery"),
             (["inspect", "--index", "0", "--scale", "0"], "--scale"),
+            (["train", "--validation", "0"], "--validation must be at least 1"),
+            (["train", "--validation", "60000", "--data", dataDirectory], "leaves no training images"),
+            (["serve", "m.safetensors", "--idle-timeout", "0"], "--idle-timeout"),
+            (["serve", "m.safetensors", "--body-timeout", "nan"], "--body-timeout"),
         ]
         for (arguments, expected) in cases {
             let r = try digits(arguments)
