@@ -68,7 +68,8 @@ public final class DigitRecognizer {
     /// Decodes the picture file at `url` within this recognizer's limits and prepares it as MNIST was
     /// prepared: the 28x28 digit the model will see.
     public func prepare(contentsOf url: URL) throws -> PreparedDigit {
-        try MNISTPreprocessor.prepare(ImageDecoder.decode(Self.readPicture(url), source: url.path, limits: limits))
+        try MNISTPreprocessor.prepare(ImageDecoder.decode(Self.readPicture(url), source: url.path, limits: limits,
+                                                          reducingTo: MNISTPreprocessor.workingSize))
     }
 
     /// The bytes of the picture file at `url`, or an error naming it.
@@ -80,7 +81,8 @@ public final class DigitRecognizer {
 
     /// Decodes an encoded picture, prepares it and classifies it; `source` names it in errors.
     public func recognize(encoded bytes: [UInt8], source: String) throws -> Recognition {
-        try recognize(ImageDecoder.decode(bytes, source: source, limits: limits))
+        // The preprocessor works at MNISTPreprocessor.workingSize at most, so a large JPEG need not be decoded whole.
+        try recognize(ImageDecoder.decode(bytes, source: source, limits: limits, reducingTo: MNISTPreprocessor.workingSize))
     }
 
     /// Prepares a decoded picture as MNIST was prepared (`MNISTPreprocessor`) and classifies it.
@@ -95,8 +97,7 @@ public final class DigitRecognizer {
 
     /// Classifies 784 pixels in [0, 1], ink bright on black, as MNIST stores them.
     public func recognize(pixels: [Float]) -> Recognition {
-        let x = model.architecture.encoding.encode(pixels: pixels)
-        let p = model.probabilities(x).storage.map(Double.init)
+        let p = model.probabilities(pixels: pixels).storage.map(Double.init)
         let ranked = p.indices.sorted { p[$0] > p[$1] }
         let top = ranked.prefix(3).map { Recognition.Candidate(digit: $0, probability: p[$0]) }
         let margin = p[ranked[0]] - (ranked.count > 1 ? p[ranked[1]] : 0)

@@ -8,7 +8,7 @@ import DigitsData
 /// A network together with what it is: its architecture, input encoding and output kind.
 public final class Model {
     /// What the model is.
-    public let architecture: Architecture
+    public private(set) var architecture: Architecture
     /// The layers and their parameters.
     public let network: Sequential
 
@@ -16,6 +16,12 @@ public final class Model {
     public init(architecture: Architecture, seed: UInt64) {
         self.architecture = architecture
         self.network = Sequential(specs: architecture.layers, initializer: architecture.initializer, seed: seed)
+    }
+
+    /// Makes the model read each picture in `views` from now on, averaging its probabilities over them
+    /// (nil: the picture as it is), whatever its architecture says.
+    public func read(in views: TestTimeAugmentation?) {
+        architecture.testTimeAugmentation = views
     }
 
     /// The shape of one input sample: [784] for flat inputs, [1, 28, 28] for images.
@@ -90,14 +96,61 @@ public final class Model {
 }
 
 extension Model {
-    /// Class probabilities for every sample of `data`, row-major: `count × classes` values.
+    /// Class probabilities for every sample of `data`, row-major: `count × classes` values, read in the
+    /// views of the architecture's test-time augmentation, if it has one.
     public func probabilities(of data: LabeledImages, batchSize: Int = 1000) -> [Float] {
+        probabilities(of: data, views: architecture.testTimeAugmentation, batchSize: batchSize)
+    }
+
+    /// Class probabilities for every sample of `data`, row-major: `count × classes` values; with `views`, the
+    /// mean over the views, p(c | x) = 1/V Σ_v p(c | T_v(x)); without, the picture as it is.
+    public func probabilities(of data: LabeledImages, views: TestTimeAugmentation?, batchSize: Int = 1000) -> [Float] {
         var out = [Float]()
         out.reserveCapacity(data.count * classes)
+        let encoding = architecture.encoding
         for batch in miniBatches(Array(0..<data.count), size: batchSize) {
-            out += probabilities(data.inputs(batch, encoding: architecture.encoding)).storage
+            guard let views else {
+                out += probabilities(data.inputs(batch, encoding: encoding)).storage
+                continue
+            }
+            var sum = [Float](repeating: 0, count: batch.count * classes)
+            for view in views.views {
+                let p = probabilities(data.inputs(batch, encoding: encoding, view: view)).storage
+                for i in sum.indices { sum[i] += p[i] }
+            }
+            let scale = 1 / Float(views.views.count)
+            out += sum.map { $0 * scale }
         }
         return out
+    }
+
+    /// Class probabilities for pictures already scaled to [0, 1] (`pixels`: n · 28 · 28 values), read in the
+    /// views of the architecture's test-time augmentation, if it has one: [n, classes].
+    public func probabilities(pixels: [Float], rows: Int = 28, columns: Int = 28) -> Tensor {
+        let encoding = architecture.encoding
+        guard let views = architecture.testTimeAugmentation?.views else {
+            return probabilities(encoding.encode(pixels: pixels, rows: rows, columns: columns))
+        }
+        // All views of all pictures in one batch, view-major: rows v·n ..< (v+1)·n are view v.
+        let size = rows * columns, n = pixels.count / size
+        var warped = [Float](repeating: 0, count: views.count * pixels.count)
+        pixels.withUnsafeBufferPointer { src in
+            warped.withUnsafeMutableBufferPointer { dst in
+                for (v, view) in views.enumerated() {
+                    for i in 0..<n {
+                        Augmentation.warp(src.baseAddress! + i * size, rows: rows, columns: columns, by: view,
+                                          into: dst.baseAddress! + (v * n + i) * size)
+                    }
+                }
+            }
+        }
+        let all = probabilities(encoding.encode(pixels: warped, rows: rows, columns: columns)).storage
+        var mean = Tensor(shape: [n, classes])
+        let scale = 1 / Float(views.count)
+        mean.withUnsafeMutableBufferPointer { m in
+            for v in 0..<views.count { for j in 0..<(n * classes) { m[j] += all[v * n * classes + j] * scale } }
+        }
+        return mean
     }
 }
 

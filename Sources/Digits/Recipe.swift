@@ -79,15 +79,20 @@ public struct Architecture: Codable, Equatable, Sendable {
     public var encoding: InputEncoding
     /// How initial weights are drawn.
     public var initializer: WeightInitializer
+    /// The views the model reads each picture in, its answer being the mean of their probabilities
+    /// (nil: the picture as it is).
+    public var testTimeAugmentation: TestTimeAugmentation?
 
     /// An architecture of `layers`, whose outputs read as `output`, fed inputs as `encoding` says, with
-    /// initial weights drawn by `initializer`.
-    public init(name: String, layers: [LayerSpec], output: OutputKind, encoding: InputEncoding, initializer: WeightInitializer) {
+    /// initial weights drawn by `initializer`, reading pictures in the views of `testTimeAugmentation`.
+    public init(name: String, layers: [LayerSpec], output: OutputKind, encoding: InputEncoding, initializer: WeightInitializer,
+                testTimeAugmentation: TestTimeAugmentation? = nil) {
         self.name = name
         self.layers = layers
         self.output = output
         self.encoding = encoding
         self.initializer = initializer
+        self.testTimeAugmentation = testTimeAugmentation
     }
 
     /// The shape of one input sample for 28x28 pictures: [784] flat, or [1, 28, 28] as an image.

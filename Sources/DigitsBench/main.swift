@@ -50,20 +50,21 @@ func median(_ values: [Double]) -> Double {
     return sorted.isEmpty ? .nan : (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2
 }
 
-/// `digits-bench infer MODEL [--threads N]`: batched throughput over the test set (batches of 1000, best of 5),
-/// the median time for one prepared 28x28 image through the model, and the median time from a 640x480 PNG
-/// photo's bytes to the answer, preprocessing included.
+/// `digits-bench infer MODEL [--threads N]`: batched throughput over the test set (batches of 1000 already encoded
+/// as floats, best of 5),
+/// the median time for one prepared 28x28 image through the model, and the median time from a 640x480
+/// photo's bytes (PNG and JPEG) to the answer, preprocessing included.
 func inferenceBenchmark(modelPath: String, data: MNIST) throws {
     let recognizer = try DigitRecognizer(contentsOf: URL(fileURLWithPath: modelPath))
     let model = recognizer.model
     let test = data.test
     let accuracy = try Evaluation.run(model, on: test).accuracy
+    // The batches are encoded as floats before the clock starts, as the onnxruntime anchor's are.
+    let batches = miniBatches(Array(0..<test.count), size: 1000).map { test.inputs($0, encoding: model.architecture.encoding) }
     var best = Double.infinity
     for _ in 0..<5 {
         let t0 = now()
-        for batch in miniBatches(Array(0..<test.count), size: 1000) {
-            _ = model.probabilities(test.inputs(batch, encoding: model.architecture.encoding))
-        }
+        for x in batches { _ = model.probabilities(x) }
         best = min(best, now() - t0)
     }
     let images = test.inputs(0..<2000, encoding: InputEncoding())
@@ -82,18 +83,36 @@ func inferenceBenchmark(modelPath: String, data: MNIST) throws {
     for y in 0..<336 { for x in 0..<336 where digit[(y / 12) * 28 + x / 12] > 0 {
         photo[150 + x, 70 + y] = min(photo[150 + x, 70 + y], 1 - digit[(y / 12) * 28 + x / 12])
     } }
-    let png = try photo.pngData()
-    var fromPhoto: [Double] = []
+    let png = try photo.pngData(), jpeg = try photo.jpegData(quality: 90)
+    var fromPhoto: [Double] = [], fromJPEG: [Double] = []
     for i in 0..<60 {
-        let t0 = now()
+        var t0 = now()
         _ = try recognizer.recognize(encoded: png, source: "photo.png")
         if i >= 10 { fromPhoto.append(now() - t0) }
+        t0 = now()
+        _ = try recognizer.recognize(encoded: jpeg, source: "photo.jpg")
+        if i >= 10 { fromJPEG.append(now() - t0) }
+    }
+    // Where the photo's time goes: decoding alone, then decoding and preparing.
+    for (name, file) in [("PNG", png), ("JPEG", jpeg)] {
+        var decodeOnly: [Double] = [], decodeAndPrepare: [Double] = []
+        for _ in 0..<50 {
+            var t0 = now()
+            _ = try ImageDecoder.decode(file, source: "photo")
+            decodeOnly.append(now() - t0)
+            t0 = now()
+            _ = try MNISTPreprocessor.prepare(try ImageDecoder.decode(file, source: "photo"))
+            decodeAndPrepare.append(now() - t0)
+        }
+        print(String(format: "%@ photo (%d bytes): decoding %.2f ms, decoding and preparing %.2f ms (medians of 50)",
+                     name, file.count, median(decodeOnly) * 1e3, median(decodeAndPrepare) * 1e3))
     }
     print("infer \(model.architecture.name) (\(modelPath)): " + String(format: "%.0f images/s in batches of 1000 (test accuracy %.2f%%); "
-                 + "one prepared image %.1f us (median of 2000); a 640x480 PNG photo to the answer %.2f ms (median of 50, preprocessing included)",
-                 Double(test.count) / best, accuracy * 100, median(single) * 1e6, median(fromPhoto) * 1e3))
-    print(String(format: "RESULT digits-infer images_per_second=%.0f latency_us=%.1f photo_ms=%.2f accuracy=%.4f",
-                 Double(test.count) / best, median(single) * 1e6, median(fromPhoto) * 1e3, accuracy))
+                 + "one prepared image %.1f us (median of 2000); a 640x480 photo to the answer %.2f ms as PNG, %.2f ms as JPEG "
+                 + "(medians of 50, preprocessing included)",
+                 Double(test.count) / best, accuracy * 100, median(single) * 1e6, median(fromPhoto) * 1e3, median(fromJPEG) * 1e3))
+    print(String(format: "RESULT digits-infer images_per_second=%.0f latency_us=%.1f photo_ms=%.2f photo_jpeg_ms=%.2f accuracy=%.4f",
+                 Double(test.count) / best, median(single) * 1e6, median(fromPhoto) * 1e3, median(fromJPEG) * 1e3, accuracy))
 }
 
 /// Floating-point operations of one forward pass of one sample: 2 per multiply-add of the convolutions

@@ -35,6 +35,36 @@ struct DataOptions: ParsableArguments {
     }
 }
 
+/// What a saved model is judged on and how it reads the pictures: `evaluate` and `ensemble`.
+struct JudgingOptions: ParsableArguments {
+    @Option(name: .long, help: "Judge on the last N training images instead of the test set: the ones `digits train --validation N` held out.")
+    var validation: Int?
+    @Option(name: .long, help: "Test-time augmentation: 'shifts' (the picture and its four 1-pixel shifts, probabilities averaged) or 'none'. Default: the model's own.")
+    var tta: String?
+
+    func validate() throws {
+        if let validation, validation < 1 { throw ValidationError("--validation must be at least 1 image") }
+        if let tta, tta != "none", TestTimeAugmentation(named: tta) == nil {
+            throw ValidationError("--tta must be 'none' or 'shifts' (got '\(tta)')")
+        }
+    }
+
+    /// The images to judge on: the test set, or the held-out tail of the training set.
+    func judgingSet(of data: MNIST) throws -> (images: LabeledImages, name: String) {
+        guard let validation else { return (data.test, "test set") }
+        guard validation < data.train.count else {
+            throw ValidationError("--validation \(validation) leaves no training images: the training set has \(data.train.count)")
+        }
+        return (data.train.suffix(validation), "last \(validation) training images")
+    }
+
+    /// Makes `model` read pictures as --tta says (unchanged without it).
+    func apply(to model: Model) {
+        guard let tta else { return }
+        model.read(in: TestTimeAugmentation(named: tta))
+    }
+}
+
 /// Options for how much of the machine to use.
 struct ComputeOptions: ParsableArguments {
     @Option(name: .long, help: "Threads for matrix products (default: all cores).")

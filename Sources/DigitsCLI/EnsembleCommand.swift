@@ -13,6 +13,7 @@ struct EnsembleCommand: ParsableCommand {
     var modelFiles: [String]
     @Flag(name: .long, help: "Print the ensemble's report as JSON.")
     var json = false
+    @OptionGroup var judging: JudgingOptions
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var compute: ComputeOptions
 
@@ -23,8 +24,9 @@ struct EnsembleCommand: ParsableCommand {
     func run() throws {
         compute.apply()
         let models = try modelFiles.map { try ModelFile.read(contentsOf: URL(fileURLWithPath: $0)).model }
-        let data = try dataOptions.load()
-        let (report, members) = try Ensemble(models).evaluate(on: data.test)
+        models.forEach(judging.apply(to:))
+        let (images, _) = try judging.judgingSet(of: try dataOptions.load())
+        let (report, members) = try Ensemble(models).evaluate(on: images)
         if json {
             print(try report.jsonText())
             return

@@ -13,18 +13,21 @@ struct EvaluateCommand: ParsableCommand {
     var modelFile: String
     @Flag(name: .long, help: "Print the report as JSON.")
     var json = false
+    @OptionGroup var judging: JudgingOptions
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
         compute.apply()
         let file = try ModelFile.read(contentsOf: URL(fileURLWithPath: modelFile))
-        let data = try dataOptions.load()
-        let report = try Evaluation.run(file.model, on: data.test)
+        judging.apply(to: file.model)
+        let (images, setName) = try judging.judgingSet(of: try dataOptions.load())
+        let report = try Evaluation.run(file.model, on: images)
         if json {
             print(try report.jsonText())
         } else {
-            print("model: \(file.model.architecture.name) (\(modelFile))")
+            let views = file.model.architecture.testTimeAugmentation.map { ", \($0.views.count) views averaged" } ?? ""
+            print("model: \(file.model.architecture.name) (\(modelFile)) on the \(setName)\(views)")
             print(report.text, terminator: "")
         }
     }

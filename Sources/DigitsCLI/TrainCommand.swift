@@ -168,6 +168,12 @@ struct TrainCommand: ParsableCommand {
         if let last = history.last, let accuracy = last.testAccuracy {
             writeLine("\(evaluationName) accuracy: \(String(format: "%.2f", accuracy * 100))% after \(history.count) epochs (\(String(format: "%.1f", seconds)) s training)")
         }
+        // The history reads each picture once; a model with test-time augmentation answers from all its views.
+        if let views = trainer.model.architecture.testTimeAugmentation, !history.isEmpty {
+            let report = try Evaluation.run(trainer.model, on: evaluationSet)
+            writeLine("\(evaluationName) accuracy reading \(views.views.count) views of each picture: "
+                + "\(String(format: "%.2f", report.accuracy * 100))%")
+        }
         if let outputURL {
             var file = ModelFile(model: trainer.model, options: trainer.options, history: history, dataHashes: trainer.dataHashes)
             file.metadata["command"] = (["digits"] + CommandLine.arguments.dropFirst()).joined(separator: " ")

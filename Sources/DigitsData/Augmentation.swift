@@ -50,7 +50,7 @@ public struct Augmentation: Codable, Equatable, Sendable {
 
     /// One drawn distortion: the picture is scaled by `scale` and rotated by `rotation` radians about its
     /// centre, then moved by (`shiftX`, `shiftY`) pixels.
-    public struct Transform: Equatable, Sendable {
+    public struct Transform: Codable, Equatable, Sendable {
         /// Movement to the right, in pixels.
         public var shiftX: Float
         /// Movement downwards, in pixels.
@@ -82,17 +82,30 @@ public struct Augmentation: Codable, Equatable, Sendable {
     }
 
     /// Draws `src` (`rows × columns` bytes) distorted by `t` into `dst` as values in [0, 1].
+    public static func warp(_ src: UnsafePointer<UInt8>, rows: Int, columns: Int, by t: Transform,
+                            into dst: UnsafeMutablePointer<Float>) {
+        warp(rows: rows, columns: columns, by: t, into: dst, divisor: 255) { Float(src[$0]) }  // as the plain encoding scales bytes
+    }
+
+    /// Draws `src` (`rows × columns` values, e.g. pixels in [0, 1]) distorted by `t` into `dst`.
+    public static func warp(_ src: UnsafePointer<Float>, rows: Int, columns: Int, by t: Transform,
+                            into dst: UnsafeMutablePointer<Float>) {
+        warp(rows: rows, columns: columns, by: t, into: dst, divisor: 1) { src[$0] }
+    }
+
+    /// The warp itself, reading source pixel i as `pixel(i)` and dividing each result by `divisor`.
     ///
     /// Each output pixel d takes the source at s = R(θ)(d − c − shift)/scale + c, with c the centre and
     /// R(θ) = [cos θ, −sin θ; sin θ, cos θ] in pixel coordinates (y down) — the inverse of turning the picture
     /// by θ counter-clockwise on screen — interpolated bilinearly between the four nearest source pixels,
     /// black outside the picture.
-    public static func warp(_ src: UnsafePointer<UInt8>, rows: Int, columns: Int, by t: Transform,
-                            into dst: UnsafeMutablePointer<Float>) {
+    @inline(__always)
+    private static func warp(rows: Int, columns: Int, by t: Transform, into dst: UnsafeMutablePointer<Float>,
+                             divisor: Float, pixel: (Int) -> Float) {
         let cx = Float(columns - 1) / 2, cy = Float(rows - 1) / 2
         let cosT = cos(t.rotation) / t.scale, sinT = sin(t.rotation) / t.scale
         func at(_ x: Int, _ y: Int) -> Float {
-            (x >= 0 && y >= 0 && x < columns && y < rows) ? Float(src[y * columns + x]) : 0
+            (x >= 0 && y >= 0 && x < columns && y < rows) ? pixel(y * columns + x) : 0
         }
         for y in 0..<rows {
             let dy = Float(y) - cy - t.shiftY
@@ -104,8 +117,36 @@ public struct Augmentation: Codable, Equatable, Sendable {
                 let fx = sx - Float(x0), fy = sy - Float(y0)
                 let top = at(x0, y0) + (at(x0 + 1, y0) - at(x0, y0)) * fx
                 let bottom = at(x0, y0 + 1) + (at(x0 + 1, y0 + 1) - at(x0, y0 + 1)) * fx
-                dst[y * columns + x] = (top + (bottom - top) * fy) / 255     // as the plain encoding scales bytes
+                dst[y * columns + x] = (top + (bottom - top) * fy) / divisor
             }
+        }
+    }
+}
+
+/// Test-time augmentation: the model reads several fixed views of each picture and its answer is the mean
+/// of its probabilities over the views,
+///   p(c | x) = 1/V Σ_v p(c | T_v(x)),
+/// which smooths out what a single pixel grid's placement of the digit does to one reading.
+public struct TestTimeAugmentation: Codable, Equatable, Sendable {
+    /// The views, each a fixed distortion of the picture (the first is usually the identity).
+    public var views: [Augmentation.Transform]
+
+    /// Test-time augmentation over `views` (at least one).
+    public init(views: [Augmentation.Transform]) {
+        precondition(!views.isEmpty, "test-time augmentation needs at least one view")
+        self.views = views
+    }
+
+    /// The picture as it is plus the picture moved one pixel left, right, up and down: 5 views.
+    public static let shifts = TestTimeAugmentation(views: [.identity] + [(-1, 0), (1, 0), (0, -1), (0, 1)].map {
+        Augmentation.Transform(shiftX: $0.0, shiftY: $0.1, rotation: 0, scale: 1)
+    })
+
+    /// The named views: `shifts`.
+    public init?(named name: String) {
+        switch name {
+        case "shifts": self = .shifts
+        default: return nil
         }
     }
 }
@@ -115,13 +156,25 @@ extension LabeledImages {
     /// sample index), then encoded like `inputs(_:encoding:)`. Samples are spread over the cores.
     public func augmentedInputs<C: Collection>(_ indices: C, encoding: InputEncoding, augmentation: Augmentation,
                                                seed: UInt64, epoch: Int) -> Tensor where C.Element == Int {
+        warpedInputs(indices, encoding: encoding) { augmentation.transform(seed: seed, epoch: epoch, sample: $0) }
+    }
+
+    /// The inputs for the samples at `indices`, each distorted by the same `transform` (one view of
+    /// test-time augmentation), then encoded like `inputs(_:encoding:)`.
+    public func inputs<C: Collection>(_ indices: C, encoding: InputEncoding, view transform: Augmentation.Transform) -> Tensor
+    where C.Element == Int {
+        warpedInputs(indices, encoding: encoding) { _ in transform }
+    }
+
+    /// The inputs for the samples at `indices`, sample i distorted by `transform(i)`, then encoded.
+    private func warpedInputs<C: Collection>(_ indices: C, encoding: InputEncoding,
+                                             transform: @escaping @Sendable (Int) -> Augmentation.Transform) -> Tensor
+    where C.Element == Int {
         let size = rows * columns
         let shape = encoding.layout == .flat ? [indices.count, size] : [indices.count, 1, rows, columns]
         var x = Tensor(shape: shape)
         let order = Array(indices)
         let (rows, columns) = (self.rows, self.columns)
-        let mean = encoding.normalize ? InputEncoding.mnistMean : 0
-        let scale = encoding.normalize ? 1 / InputEncoding.mnistStd : 1
         images.withUnsafeBufferPointer { src in
             x.withUnsafeMutableBufferPointer { dst in
                 let source = src.baseAddress!, target = dst.baseAddress!
@@ -129,9 +182,8 @@ extension LabeledImages {
                     for k in range {
                         let sample = order[k]
                         let out = target + k * size
-                        Augmentation.warp(source + sample * size, rows: rows, columns: columns,
-                                          by: augmentation.transform(seed: seed, epoch: epoch, sample: sample), into: out)
-                        if encoding.normalize { for i in 0..<size { out[i] = (out[i] - mean) * scale } }
+                        Augmentation.warp(source + sample * size, rows: rows, columns: columns, by: transform(sample), into: out)
+                        encoding.standardize(out, count: size)
                     }
                 }
             }

@@ -37,8 +37,16 @@ public struct InputEncoding: Codable, Equatable, Sendable {
         let size = rows * columns
         precondition(size > 0 && pixels.count % size == 0, "InputEncoding.encode: \(pixels.count) pixels are not whole \(rows)x\(columns) images")
         let n = pixels.count / size
-        let values = normalize ? pixels.map { ($0 - Self.mnistMean) / Self.mnistStd } : pixels
-        return Tensor(shape: layout == .flat ? [n, size] : [n, 1, rows, columns], values: values)
+        var x = Tensor(shape: layout == .flat ? [n, size] : [n, 1, rows, columns], values: pixels)
+        x.withUnsafeMutableBufferPointer { if let base = $0.baseAddress { standardize(base, count: $0.count) } }
+        return x
+    }
+
+    /// Standardises `count` values in [0, 1] in place, x ← (x − mean) / std, when this encoding normalises.
+    public func standardize(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        guard normalize else { return }
+        let mean = Self.mnistMean, scale = 1 / Self.mnistStd
+        for i in 0..<count { values[i] = (values[i] - mean) * scale }
     }
 
     private static let unitTable: [Float] = (0..<256).map { Float($0) / 255 }

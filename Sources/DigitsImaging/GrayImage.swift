@@ -46,7 +46,27 @@ public struct GrayImage: Equatable, Sendable {
                      "GrayImage: \(bytes.count) bytes do not fill \(width)x\(height)")
         self.width = width
         self.height = height
-        self.pixels = bytes.map { Float($0) / 255 }
+        var pixels = [Float](repeating: 0, count: bytes.count)
+        bytes.withUnsafeBufferPointer { b in
+            pixels.withUnsafeMutableBufferPointer { p in
+                var i = 0
+                while i + 16 <= b.count {
+                    let v = SIMD16<Float>(UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: SIMD16<UInt8>.self)) / 255
+                    UnsafeMutableRawPointer(p.baseAddress! + i).storeBytes(of: v, as: SIMD16<Float>.self)
+                    i += 16
+                }
+                while i < b.count { p[i] = Float(b[i]) / 255; i += 1 }
+            }
+        }
+        self.pixels = pixels
+    }
+
+    /// A picture holding `pixels` that the caller has made sure are in [0, 1] already (decoders).
+    init(width: Int, height: Int, unitPixels pixels: [Float]) {
+        precondition(pixels.count == width * height, "GrayImage: \(pixels.count) pixels do not fill \(width)x\(height)")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
     }
 
     /// This picture encoded as an 8-bit greyscale PNG file, written by libpng.

@@ -12,8 +12,12 @@ public enum ImageDecoder {
     ///   - bytes: the whole encoded file.
     ///   - source: a name for messages, usually the path.
     ///   - limits: encoded-size and pixel-count bounds checked before decoding.
+    ///   - minimumSide: when given, a large JPEG may come back shrunk by 2, 4 or 8 (libjpeg's scaled inverse
+    ///     DCT, much faster than decoding every pixel) as long as its longer side stays at least this long;
+    ///     other formats always come back at full size.
     /// - Throws: `ImageError` naming `source`, the problem and the remedy.
-    public static func decode(_ bytes: [UInt8], source: String, limits: ImageLimits = .default) throws -> GrayImage {
+    public static func decode(_ bytes: [UInt8], source: String, limits: ImageLimits = .default,
+                              reducingTo minimumSide: Int? = nil) throws -> GrayImage {
         if bytes.isEmpty { throw ImageError.empty(source: source) }
         if bytes.count > limits.maxEncodedBytes {
             throw ImageError.tooLarge(source: source, what: "\(bytes.count) bytes", limit: "\(limits.maxEncodedBytes) bytes")
@@ -23,7 +27,7 @@ public enum ImageDecoder {
         }
         switch format {
         case .png: return try PNGCodec.decode(bytes, source: source, limits: limits)
-        case .jpeg: return try JPEGDecoder.decode(bytes, source: source, limits: limits)
+        case .jpeg: return try JPEGDecoder.decode(bytes, source: source, limits: limits, reducingTo: minimumSide)
         case .pgm, .ppm: return try NetpbmDecoder.decode(bytes, source: source, limits: limits)
         }
     }

@@ -36,9 +36,18 @@ import CJPEG
 
 /// Reads JPEG files with libjpeg-turbo after validating their structure in Swift.
 enum JPEGDecoder {
-    static func decode(_ bytes: [UInt8], source: String, limits: ImageLimits) throws -> GrayImage {
+    /// Decodes a JPEG; with `minimumSide`, at 1/2, 1/4 or 1/8 of its size, the smallest whose longer side
+    /// is still at least `minimumSide` pixels.
+    static func decode(_ bytes: [UInt8], source: String, limits: ImageLimits, reducingTo minimumSide: Int? = nil) throws -> GrayImage {
         let header = try JPEGHeader.parse(bytes, source: source, limits: limits)
-        let (width, height, components) = (header.width, header.height, header.components)
+        var denominator = 1
+        if let minimumSide {
+            let longer = max(header.width, header.height)
+            while denominator < 8 && (longer + 2 * denominator - 1) / (2 * denominator) >= minimumSide { denominator *= 2 }
+        }
+        // libjpeg's scaled size: each side divided by the denominator, rounded up.
+        let width = (header.width + denominator - 1) / denominator, height = (header.height + denominator - 1) / denominator
+        let components = header.components
 
         let cinfo = UnsafeMutablePointer<jpeg_decompress_struct>.allocate(capacity: 1)
         cinfo.initialize(to: jpeg_decompress_struct())
@@ -51,7 +60,8 @@ enum JPEGDecoder {
         input.initialize(from: bytes, count: bytes.count)
         let job = UnsafeMutablePointer<JPEGJob>.allocate(capacity: 1)
         job.initialize(to: JPEGJob(cinfo: cinfo, jerr: jerr, message: message, input: input, inputCount: bytes.count,
-                                   output: output, width: width, height: height, components: components))
+                                   output: output, width: width, height: height, components: components,
+                                   scaleDenominator: denominator))
         defer {
             if job.pointee.created { jpeg_destroy_decompress(cinfo) }
             cinfo.deallocate(); jerr.deallocate(); message.deallocate()
@@ -106,6 +116,8 @@ struct JPEGJob {
     let inputCount: Int
     let output: UnsafeMutablePointer<UInt8>
     let width: Int, height: Int, components: Int
+    /// The output is the picture divided by this on each side (1, 2, 4 or 8).
+    let scaleDenominator: Int
     var created = false
     var failed = false
     var mismatch = false
@@ -126,6 +138,8 @@ private func jpegWorker(_ arg: UnsafeMutableRawPointer?) -> UnsafeMutableRawPoin
     _ = jpeg_read_header(cinfo, 1)
     let components = job.pointee.components
     cinfo.pointee.out_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB
+    cinfo.pointee.scale_num = 1
+    cinfo.pointee.scale_denom = UInt32(job.pointee.scaleDenominator)
     _ = jpeg_start_decompress(cinfo)
     guard Int(cinfo.pointee.output_width) == job.pointee.width,
           Int(cinfo.pointee.output_height) == job.pointee.height,

@@ -5,7 +5,7 @@
 // (intensity-weighted) fell at the field's centre. A network trained on MNIST has only seen digits made
 // this way, so we make the user's digit the same way, after first turning a photograph into clean ink:
 //
-//   1. shrink very large pictures to at most 400 px on the long side (area averaging);
+//   1. shrink large pictures to at most 200 px on the long side (area averaging);
 //   2. polarity: the background is the border's tone; if it is the lighter side, invert so ink is bright;
 //   3. background: subtract a morphological opening (a min then max filter wider than any stroke), blurred,
 //      which removes uneven lighting and paper tone and leaves only the strokes (a "top-hat" transform);
@@ -47,7 +47,7 @@ private func format4(_ x: Float) -> String {
 /// Prepares a picture of one handwritten digit as MNIST prepared its digits (see the file comment for the steps).
 public enum MNISTPreprocessor {
     /// Pictures with a longer side above this many pixels are first shrunk to it.
-    public static let workingSize = 400
+    public static let workingSize = 200
     /// The side of the box the digit is scaled to fit: 20 px, as in MNIST.
     public static let boxSide = 20
 
@@ -140,7 +140,7 @@ public enum MNISTPreprocessor {
         var x0 = w, y0 = h, x1 = -1, y1 = -1
         let xa = max(0, columns.lowerBound), xb = min(w - 1, columns.upperBound)
         for y in 0..<h {
-            for x in xa...xb {
+            for x in xa...xb where r[y * w + x] > lo {         // only a level above lo can grade above 0
                 var near = false
                 for dy in -1...1 where !near {
                     for dx in -1...1 {
@@ -242,103 +242,142 @@ struct InkMap {
 
 /// The image filters the preprocessor is built from, on row-major `[Float]` planes of `w × h`.
 enum Filters {
-    /// The mean over a (2·radius+1)² window, edges clamped; separable running sums.
+    /// The mean over a (2·radius+1)² window, edges clamped; separable running sums, along the rows (as
+    /// columns of the transposed picture), then along the columns.
     static func boxBlur(_ a: [Float], _ w: Int, _ h: Int, radius: Int) -> [Float] {
-        guard radius > 0 else { return a }
-        func pass(_ src: [Float], _ len: Int, _ lines: Int, _ at: (Int, Int) -> Int) -> [Float] {
-            var out = src
-            let span = Float(2 * radius + 1)
-            for l in 0..<lines {
-                var sum: Float = 0
-                for i in -radius...radius { sum += src[at(l, min(max(i, 0), len - 1))] }
-                for i in 0..<len {
-                    out[at(l, i)] = sum / span
-                    sum += src[at(l, min(i + radius + 1, len - 1))] - src[at(l, max(i - radius, 0))]
+        guard radius > 0, w > 0, h > 0 else { return a }
+        let rows = transposed(columnMeans(transposed(a, w, h), h, w, radius: radius), h, w)
+        return columnMeans(rows, w, h, radius: radius)
+    }
+
+    /// For each of the `w` columns of `a` (`w × h`, row-major), the mean over rows [y − r, y + r], the rows
+    /// beyond the edges repeating the edge row: a running sum, s ← s + a[y + r + 1] − a[y − r], eight
+    /// columns at a time.
+    private static func columnMeans(_ a: [Float], _ w: Int, _ h: Int, radius r: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: w * h)
+        var sum = [Float](repeating: 0, count: w)
+        let inverseSpan = 1 / Float(2 * r + 1)
+        a.withUnsafeBufferPointer { pa in
+            out.withUnsafeMutableBufferPointer { po in
+                sum.withUnsafeMutableBufferPointer { ps in
+                    let src = pa.baseAddress!, dst = po.baseAddress!, s = ps.baseAddress!
+                    func row(_ y: Int) -> UnsafePointer<Float> { src + min(max(y, 0), h - 1) * w }
+                    for i in -r...r { Rows.add(s, row(i), w) }
+                    for y in 0..<h {
+                        Rows.scaled(dst + y * w, s, inverseSpan, w)
+                        Rows.addDifference(s, row(y + r + 1), row(y - r), w)
+                    }
                 }
             }
-            return out
         }
-        let rows = pass(a, w, h) { line, i in line * w + i }
-        return pass(rows, h, w) { line, i in i * w + line }
+        return out
     }
 
-    /// The minimum (or maximum) over a (2·radius+1)² window, edges clipped; separable: along the rows, then
-    /// along the columns (as rows of the transposed picture).
+    /// The minimum (or maximum) over a (2·radius+1)² window, edges clipped; separable: along the columns,
+    /// then along the rows (as columns of the transposed picture).
     static func rank(_ a: [Float], _ w: Int, _ h: Int, radius: Int, max useMax: Bool) -> [Float] {
-        let rows = useMax ? runningExtreme(a, length: w, lines: h, radius: radius, by: Swift.max)
-                          : runningExtreme(a, length: w, lines: h, radius: radius, by: Swift.min)
-        let t = transposed(rows, w, h)
-        let columns = useMax ? runningExtreme(t, length: h, lines: w, radius: radius, by: Swift.max)
-                             : runningExtreme(t, length: h, lines: w, radius: radius, by: Swift.min)
-        return transposed(columns, h, w)
+        guard radius > 0, w > 0, h > 0 else { return a }
+        func columns(_ x: [Float], _ w: Int, _ h: Int) -> [Float] {
+            useMax ? columnExtreme(x, w, h, radius: radius, Maximum.self) : columnExtreme(x, w, h, radius: radius, Minimum.self)
+        }
+        return transposed(columns(transposed(columns(a, w, h), w, h), h, w), h, w)
     }
 
-    /// For each line of `length` values, the extreme (`pick` is min or max) over the window [i − r, i + r]
-    /// clipped to the line, in three comparisons per value whatever the radius (van Herk / Gil–Werman):
-    /// the line is cut into blocks of k = 2r + 1; g holds each block's running extreme from its start, h from
-    /// its end; a window spanning two blocks is pick(h[lo], g[hi]), one inside a block is g[hi] or h[lo].
-    static func runningExtreme(_ a: [Float], length: Int, lines: Int, radius r: Int,
-                               by pick: (Float, Float) -> Float) -> [Float] {
+    /// For each of the `w` columns of `a` (`w × h`, row-major), the extreme (`E`: min or max) over rows
+    /// [y − r, y + r] clipped to the picture, in three comparisons per value whatever the radius
+    /// (van Herk / Gil–Werman), eight columns at a time. The rows are cut into blocks of k = 2r + 1;
+    /// g holds each block's running extreme from its start, b from its end, and t the extreme from a row to
+    /// the last. A window inside the picture spans at most two blocks and is E(b[y − r], g[y + r]); one
+    /// clipped at the top lies in the first block and is g[y + r]; one clipped at the bottom is t[y − r].
+    private static func columnExtreme<E: Extreme>(_ a: [Float], _ w: Int, _ h: Int, radius r: Int, _: E.Type) -> [Float] {
         let k = 2 * r + 1
-        var out = a
-        var g = [Float](repeating: 0, count: length), h = [Float](repeating: 0, count: length)
-        for line in 0..<lines {
-            let base = line * length
+        var out = [Float](repeating: 0, count: w * h)
+        var g = out, b = out, t = out
+        a.withUnsafeBufferPointer { pa in
+        out.withUnsafeMutableBufferPointer { po in
+        g.withUnsafeMutableBufferPointer { pg in
+        b.withUnsafeMutableBufferPointer { pb in
+        t.withUnsafeMutableBufferPointer { pt in
+            let src = pa.baseAddress!, dst = po.baseAddress!, G = pg.baseAddress!, B = pb.baseAddress!, T = pt.baseAddress!
             var start = 0
-            while start < length {
-                let end = min(start + k, length) - 1
-                g[start] = a[base + start]
-                if end > start { for i in (start + 1)...end { g[i] = pick(g[i - 1], a[base + i]) } }
-                h[end] = a[base + end]
-                if end > start { for i in stride(from: end - 1, through: start, by: -1) { h[i] = pick(h[i + 1], a[base + i]) } }
+            while start < h {
+                let end = min(start + k, h) - 1
+                (G + start * w).update(from: src + start * w, count: w)
+                if end > start { for y in (start + 1)...end { Rows.pick(E.self, G + y * w, G + (y - 1) * w, src + y * w, w) } }
+                (B + end * w).update(from: src + end * w, count: w)
+                if end > start { for y in stride(from: end - 1, through: start, by: -1) { Rows.pick(E.self, B + y * w, B + (y + 1) * w, src + y * w, w) } }
                 start += k
             }
-            for i in 0..<length {
-                let lo = max(0, i - r), hi = min(length - 1, i + r)
-                if lo / k == hi / k {
-                    out[base + i] = lo % k == 0 ? g[hi] : h[lo]   // a clipped window touching its block's start or end
+            let lowest = max(0, h - 1 - 2 * r)             // the first row a bottom-clipped window can start at
+            (T + (h - 1) * w).update(from: src + (h - 1) * w, count: w)
+            if h - 1 > lowest { for y in stride(from: h - 2, through: lowest, by: -1) { Rows.pick(E.self, T + y * w, T + (y + 1) * w, src + y * w, w) } }
+            for y in 0..<h {
+                let lo = y - r, hi = y + r
+                if lo < 0 {
+                    (dst + y * w).update(from: G + min(hi, h - 1) * w, count: w)
+                } else if hi > h - 1 {
+                    (dst + y * w).update(from: T + lo * w, count: w)
                 } else {
-                    out[base + i] = pick(h[lo], g[hi])
+                    Rows.pick(E.self, dst + y * w, B + lo * w, G + hi * w, w)
                 }
             }
-        }
+        } } } } }
         return out
     }
 
     /// The `w × h` row-major picture `a` as an `h × w` one (rows become columns).
     static func transposed(_ a: [Float], _ w: Int, _ h: Int) -> [Float] {
         var out = [Float](repeating: 0, count: w * h)
-        for y in 0..<h { for x in 0..<w { out[x * h + y] = a[y * w + x] } }
+        a.withUnsafeBufferPointer { pa in
+            out.withUnsafeMutableBufferPointer { po in
+                let src = pa.baseAddress!, dst = po.baseAddress!
+                // Tiles of 16×16, so that both sides stay in cache.
+                for y0 in stride(from: 0, to: h, by: 16) {
+                    for x0 in stride(from: 0, to: w, by: 16) {
+                        for y in y0..<min(y0 + 16, h) { for x in x0..<min(x0 + 16, w) { dst[x * h + y] = src[y * w + x] } }
+                    }
+                }
+            }
+        }
         return out
     }
 
-    /// The values of `a` that would sit at each of `ranks` (0-based) were `a` sorted ascending, by
-    /// quickselect on one copy: expected linear time instead of a full sort.
+    /// The values of `a` that would sit at each of `ranks` (0-based) were `a` sorted ascending, without
+    /// sorting it: a histogram of 4096 equal bins between the smallest and largest value finds the bin each
+    /// rank falls in, and only the values of those bins are sorted. `a` must hold no NaN.
     static func orderStatistics(_ a: [Float], ranks: [Int]) -> [Float] {
-        var v = a
-        return ranks.map { rank in
-            var lo = 0, hi = v.count - 1
-            while lo < hi {
-                // Median of three as the pivot, then Hoare partition.
-                let mid = lo + (hi - lo) / 2
-                let pivot = Swift.max(Swift.min(v[lo], v[mid]), Swift.min(Swift.max(v[lo], v[mid]), v[hi]))
-                var i = lo, j = hi
-                while i <= j {
-                    while v[i] < pivot { i += 1 }
-                    while v[j] > pivot { j -= 1 }
-                    if i <= j { v.swapAt(i, j); i += 1; j -= 1 }
-                }
-                if rank <= j { hi = j } else if rank >= i { lo = i } else { break }
-            }
-            return v[rank]
+        guard let lo = a.min(), let hi = a.max() else { return [] }
+        guard hi > lo else { return ranks.map { _ in lo } }
+        let bins = 4096
+        let scale = Float(bins) / (hi - lo)
+        @inline(__always) func bin(_ v: Float) -> Int { min(bins - 1, Int((v - lo) * scale)) }
+        var counts = [Int](repeating: 0, count: bins)
+        a.withUnsafeBufferPointer { p in counts.withUnsafeMutableBufferPointer { c in for v in p { c[bin(v)] += 1 } } }
+        // The bin of each rank, and how many values lie in the bins before it.
+        var wanted: [(bin: Int, before: Int)] = []
+        for rank in ranks {
+            precondition(rank >= 0 && rank < a.count, "orderStatistics: rank \(rank) outside 0..<\(a.count)")
+            var before = 0, b = 0
+            while before + counts[b] <= rank { before += counts[b]; b += 1 }
+            wanted.append((b, before))
         }
+        // The values of the wanted bins, gathered in one pass and sorted.
+        var slot = [Int](repeating: -1, count: bins)
+        var members: [[Float]] = []
+        for w in wanted where slot[w.bin] < 0 { slot[w.bin] = members.count; members.append([]) }
+        for v in a { let s = slot[bin(v)]; if s >= 0 { members[s].append(v) } }
+        for i in members.indices { members[i].sort() }
+        return zip(ranks, wanted).map { rank, w in members[slot[w.bin]][rank - w.before] }
     }
 
     /// Otsu's threshold: the level in [0, maximum] that maximises the between-class variance (256 bins).
     static func otsu(_ a: [Float], maximum: Float) -> Float {
         let bins = 256
         var histogram = [Double](repeating: 0, count: bins)
-        for v in a { histogram[min(bins - 1, Int(v / maximum * Float(bins - 1)))] += 1 }
+        let scale = Float(bins - 1) / maximum
+        a.withUnsafeBufferPointer { p in
+            histogram.withUnsafeMutableBufferPointer { hist in for v in p { hist[min(bins - 1, Int(v * scale))] += 1 } }
+        }
         let total = Double(a.count)
         var sumAll: Double = 0
         for i in 0..<bins { sumAll += Double(i) * histogram[i] }
@@ -381,5 +420,74 @@ enum Filters {
             areas.append(area)
         }
         return (labels, areas)
+    }
+}
+
+/// The minimum or the maximum, for the rank filters: one of `Minimum` and `Maximum`.
+protocol Extreme {
+    /// The lane-wise extreme of two vectors.
+    static func pick(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float>
+    /// The extreme of two values.
+    static func pick(_ a: Float, _ b: Float) -> Float
+}
+
+/// The smaller of two values.
+enum Minimum: Extreme {
+    @inline(__always) static func pick(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .< a) }
+    @inline(__always) static func pick(_ a: Float, _ b: Float) -> Float { Swift.min(a, b) }
+}
+
+/// The larger of two values.
+enum Maximum: Extreme {
+    @inline(__always) static func pick(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
+    @inline(__always) static func pick(_ a: Float, _ b: Float) -> Float { Swift.max(a, b) }
+}
+
+/// Whole-row operations of the filters, eight values at a time with a scalar tail.
+enum Rows {
+    private typealias V = SIMD8<Float>
+    @inline(__always) private static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    @inline(__always) private static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+    }
+
+    /// dst[i] = E(a[i], b[i]).
+    @inline(__always)
+    static func pick<E: Extreme>(_: E.Type, _ dst: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n { store(E.pick(load(a + i), load(b + i)), dst + i); i += 8 }
+        while i < n { dst[i] = E.pick(a[i], b[i]); i += 1 }
+    }
+
+    /// s[i] += a[i].
+    @inline(__always)
+    static func add(_ s: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n { store(load(s + i) + load(a + i), s + i); i += 8 }
+        while i < n { s[i] += a[i]; i += 1 }
+    }
+
+    /// s[i] += a[i] − b[i].
+    @inline(__always)
+    static func addDifference(_ s: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n { store(load(s + i) + (load(a + i) - load(b + i)), s + i); i += 8 }
+        while i < n { s[i] += a[i] - b[i]; i += 1 }
+    }
+
+    /// s[i] += c · a[i].
+    @inline(__always)
+    static func addScaled(_ s: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ c: Float, _ n: Int) {
+        var i = 0
+        while i + 8 <= n { store(load(s + i) + V(repeating: c) * load(a + i), s + i); i += 8 }
+        while i < n { s[i] += c * a[i]; i += 1 }
+    }
+
+    /// dst[i] = s[i] · c.
+    @inline(__always)
+    static func scaled(_ dst: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ c: Float, _ n: Int) {
+        var i = 0
+        while i + 8 <= n { store(load(s + i) * V(repeating: c), dst + i); i += 8 }
+        while i < n { dst[i] = s[i] * c; i += 1 }
     }
 }

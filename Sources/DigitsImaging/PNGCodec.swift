@@ -29,7 +29,17 @@ enum PNGCodec {
             png_image_free(&image)
             throw ImageError.corrupt(source: source, format: .png, detail: "libpng reads a different size than the IHDR")
         }
-        // 8-bit sRGB RGBA, not premultiplied; we convert to grey ourselves so the weights are BT.601's.
+        // A grey picture without transparency is read as 8-bit grey levels directly.
+        if image.format & UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA | PNG_FORMAT_FLAG_COLORMAP) == 0 {
+            image.format = UInt32(PNG_FORMAT_GRAY)
+            var levels = [UInt8](repeating: 0, count: width * height)
+            let finished = levels.withUnsafeMutableBytes { raw in png_image_finish_read(&image, nil, raw.baseAddress, 0, nil) }
+            let message = finished == 0 ? Self.message(of: &image) : ""
+            png_image_free(&image)
+            guard finished != 0 else { throw ImageError.corrupt(source: source, format: .png, detail: "libpng: \(message)") }
+            return GrayImage(width: width, height: height, bytes: levels)
+        }
+        // Otherwise 8-bit sRGB RGBA, not premultiplied; we convert to grey ourselves so the weights are BT.601's.
         image.format = UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)
         var rgba = [UInt8](repeating: 0, count: width * height * 4)
         let finished = rgba.withUnsafeMutableBytes { raw in
@@ -46,9 +56,9 @@ enum PNGCodec {
         for p in 0..<grey.count {
             let y = ImageDecoder.luminance(rgba[4 * p], rgba[4 * p + 1], rgba[4 * p + 2])
             let a = Float(rgba[4 * p + 3]) / 255
-            grey[p] = a * y + (1 - a)  // composite onto white
+            grey[p] = min(1, a * y + (1 - a))  // composite onto white
         }
-        return GrayImage(width: width, height: height, pixels: grey)
+        return GrayImage(width: width, height: height, unitPixels: grey)
     }
 
     /// Checks the signature and IHDR, applies `limits`, and walks the chunks to IEND; returns the size.

@@ -1,29 +1,41 @@
 // Resampling: the two filters that MNIST's size normalisation needs. Shrinking averages the source area
 // each output pixel covers (a box filter with fractional edges, so nothing aliases); enlarging
-// interpolates bilinearly between pixel centres. Both are separable: rows first, then columns.
+// interpolates bilinearly between pixel centres. Both are separable: columns first, then rows.
 
 enum Resample {
     /// `src` (w × h, row-major) resized to `ow × oh`; area averaging on a shrinking axis, bilinear on a growing one.
+    /// Columns first (whole rows at a time), then rows.
     static func resize(_ src: [Float], _ w: Int, _ h: Int, to ow: Int, _ oh: Int) -> [Float] {
         precondition(w > 0 && h > 0 && ow > 0 && oh > 0, "Resample: empty size")
-        // Rows: w -> ow for each of h rows.
-        var rows = [Float](repeating: 0, count: ow * h)
-        let wx = weights(from: w, to: ow)
-        for y in 0..<h {
-            for x in 0..<ow {
-                var s: Float = 0
-                for (i, weight) in wx[x] { s += weight * src[y * w + i] }
-                rows[y * ow + x] = s
-            }
+        let wx = weights(from: w, to: ow), wy = weights(from: h, to: oh)
+        // Each output column's taps as flat lists: taps first[x]..<first[x + 1] are (index[t], weight[t]).
+        var first = [0], index: [Int] = [], weight: [Float] = []
+        for taps in wx {
+            for (i, v) in taps { index.append(i); weight.append(v) }
+            first.append(index.count)
         }
-        // Columns: h -> oh.
+        var columns = [Float](repeating: 0, count: w * oh)
         var out = [Float](repeating: 0, count: ow * oh)
-        let wy = weights(from: h, to: oh)
-        for y in 0..<oh {
-            for (j, weight) in wy[y] {
-                for x in 0..<ow { out[y * ow + x] += weight * rows[j * ow + x] }
+        src.withUnsafeBufferPointer { ps in
+        columns.withUnsafeMutableBufferPointer { pc in
+        out.withUnsafeMutableBufferPointer { po in
+            let S = ps.baseAddress!, C = pc.baseAddress!, O = po.baseAddress!
+            // Columns: h -> oh, whole rows at a time.
+            for y in 0..<oh {
+                for (j, v) in wy[y] { Rows.addScaled(C + y * w, S + j * w, v, w) }
             }
-        }
+            // Rows: w -> ow for each of oh rows.
+            first.withUnsafeBufferPointer { f in index.withUnsafeBufferPointer { ix in weight.withUnsafeBufferPointer { wt in
+                for y in 0..<oh {
+                    let line = C + y * w
+                    for x in 0..<ow {
+                        var s: Float = 0
+                        for t in f[x]..<f[x + 1] { s += wt[t] * line[ix[t]] }
+                        O[y * ow + x] = s
+                    }
+                }
+            } } }
+        } } }
         return out
     }
 

@@ -44,8 +44,11 @@ public enum Kernels {
             for i in 0..<count {
                 let s = V(repeating: scales[i])
                 let p = base + Int(offsets[i]) + j
-                a0 += s * load(p); a1 += s * load(p + 8); a2 += s * load(p + 16); a3 += s * load(p + 24)
-                a4 += s * load(p + 32); a5 += s * load(p + 40); a6 += s * load(p + 48); a7 += s * load(p + 56)
+                // a += s·w as fused multiply-adds (one rounding each).
+                a0 = a0.addingProduct(s, load(p)); a1 = a1.addingProduct(s, load(p + 8))
+                a2 = a2.addingProduct(s, load(p + 16)); a3 = a3.addingProduct(s, load(p + 24))
+                a4 = a4.addingProduct(s, load(p + 32)); a5 = a5.addingProduct(s, load(p + 40))
+                a6 = a6.addingProduct(s, load(p + 48)); a7 = a7.addingProduct(s, load(p + 56))
             }
             let o = out + j
             store(a0, o); store(a1, o + 8); store(a2, o + 16); store(a3, o + 24)
@@ -54,7 +57,7 @@ public enum Kernels {
         }
         while j + 8 <= width {
             var a = initial.map { load($0 + j) } ?? V()
-            for i in 0..<count { a += V(repeating: scales[i]) * load(base + Int(offsets[i]) + j) }
+            for i in 0..<count { a = a.addingProduct(V(repeating: scales[i]), load(base + Int(offsets[i]) + j)) }
             store(a, out + j)
             j += 8
         }
@@ -64,6 +67,20 @@ public enum Kernels {
             out[j] = a
             j += 1
         }
+    }
+
+    /// Σ_i x[i] · y[i] for i in 0..<n, summed in eight lanes (lane l takes i ≡ l mod 8), then across them.
+    @inlinable
+    public static func dot(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
+        var acc = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            acc += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var total = acc.sum()
+        while i < n { total += x[i] * y[i]; i += 1 }
+        return total
     }
 
     /// Adds the row vector `bias` (length `columns`) to each of the `rows` rows of `matrix`.

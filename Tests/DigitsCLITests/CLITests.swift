@@ -83,6 +83,11 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(eval.status, 0, eval.err)
         XCTAssertTrue(eval.out.contains("confusion matrix"), eval.out)
         XCTAssertTrue(eval.out.contains("precision"), eval.out)
+        XCTAssertTrue(eval.out.contains("on the test set"), eval.out)
+        let viewed = try digits(["evaluate", model, "--validation", "500", "--tta", "shifts", "--data", dataDirectory])
+        XCTAssertEqual(viewed.status, 0, viewed.err)
+        XCTAssertTrue(viewed.out.contains("on the last 500 training images, 5 views averaged"), viewed.out)
+        XCTAssertTrue(viewed.out.contains("/500)"), viewed.out)
         let json = try digits(["evaluate", model, "--json", "--data", dataDirectory])
         XCTAssertEqual(json.status, 0, json.err)
         let report = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any]
@@ -171,6 +176,8 @@ final class CLITests: XCTestCase {
             (["train", "--validation", "60000", "--data", dataDirectory], "leaves no training images"),
             (["serve", "m.safetensors", "--idle-timeout", "0"], "--idle-timeout"),
             (["serve", "m.safetensors", "--body-timeout", "nan"], "--body-timeout"),
+            (["evaluate", "m.safetensors", "--tta", "wobble"], "--tta must be 'none' or 'shifts'"),
+            (["evaluate", "m.safetensors", "--validation", "0"], "--validation must be at least 1"),
         ]
         for (arguments, expected) in cases {
             let r = try digits(arguments)

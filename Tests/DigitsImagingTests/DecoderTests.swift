@@ -139,6 +139,29 @@ final class DecoderTests: XCTestCase {
         }
     }
 
+    func testLargeJPEGDecodesReducedWhenAsked() throws {
+        // A 640x480 picture: left half dark, right half light.
+        let w = 640, h = 480
+        let samples = (0..<(w * h)).map { UInt8($0 % w < w / 2 ? 30 : 220) }
+        let jpeg = Fixtures.jpeg(width: w, height: h, channels: 1, samples: samples)
+        let full = try ImageDecoder.decode(jpeg, source: "big.jpg")
+        XCTAssertEqual([full.width, full.height], [640, 480])
+        // 640 / 2 = 320 ≥ 200 but 640 / 4 = 160 < 200: halved.
+        let half = try ImageDecoder.decode(jpeg, source: "big.jpg", reducingTo: 200)
+        XCTAssertEqual([half.width, half.height], [320, 240])
+        XCTAssertEqual(try ImageDecoder.decode(jpeg, source: "big.jpg", reducingTo: 80).width, 80)       // the most: 1/8
+        XCTAssertEqual(try ImageDecoder.decode(jpeg, source: "big.jpg", reducingTo: 1000).width, 640)    // never enlarged
+        // The reduced picture is the same picture: each half pixel is the mean of its 2x2 block, near enough.
+        var worst: Float = 0
+        for y in stride(from: 4, to: 236, by: 7) {
+            for x in stride(from: 4, to: 316, by: 7) where abs(x - 160) > 4 {
+                let mean = (full[2 * x, 2 * y] + full[2 * x + 1, 2 * y] + full[2 * x, 2 * y + 1] + full[2 * x + 1, 2 * y + 1]) / 4
+                worst = max(worst, abs(half[x, y] - mean))
+            }
+        }
+        XCTAssertLessThan(worst, 0.03)
+    }
+
     func sampleJPEG() -> [UInt8] {
         Fixtures.jpeg(width: 16, height: 16, channels: 1, samples: (0..<256).map { UInt8($0) })
     }

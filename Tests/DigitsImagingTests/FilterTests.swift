@@ -32,6 +32,25 @@ final class FilterTests: XCTestCase {
         }
     }
 
+    func testBoxBlurMatchesThePlainWindowMean() {
+        var rng = SeededGenerator(seed: 10)
+        for (w, h) in [(1, 1), (1, 9), (13, 1), (17, 11), (40, 23)] {
+            let a = (0..<(w * h)).map { _ in rng.nextUniform() }
+            for r in [0, 1, 2, 5, 30] {
+                let blurred = Filters.boxBlur(a, w, h, radius: r)
+                for y in 0..<h {
+                    for x in 0..<w {
+                        // Edges clamped: a window reaching outside repeats the edge pixels.
+                        var sum: Float = 0
+                        for dy in -r...r { for dx in -r...r { sum += a[min(max(y + dy, 0), h - 1) * w + min(max(x + dx, 0), w - 1)] } }
+                        let mean = sum / Float((2 * r + 1) * (2 * r + 1))
+                        XCTAssertEqual(blurred[y * w + x], mean, accuracy: 1e-4, "\(w)x\(h) radius \(r) at (\(x), \(y))")
+                    }
+                }
+            }
+        }
+    }
+
     func testOrderStatisticsMatchSorting() {
         var rng = SeededGenerator(seed: 4)
         for n in [1, 2, 3, 10, 101, 1000] {

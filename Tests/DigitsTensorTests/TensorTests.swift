@@ -111,6 +111,11 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(sums, [5, 7, 9])
         Kernels.addRowVector(&m, rows: 2, columns: 3, [10, 20, 30])
         XCTAssertEqual(m, [11, 22, 33, 14, 25, 36])
+        // Sums of integers are exact, so every length (lanes plus tail) must give the plain sum.
+        for n in [0, 1, 7, 8, 9, 19, 64] {
+            let a = (0..<n).map { Float($0 % 5) }, b = (0..<n).map { Float(3 - $0 % 4) }
+            XCTAssertEqual(Kernels.dot(n, a, b), zip(a, b).map(*).reduce(0, +), "n = \(n)")
+        }
         XCTAssertEqual(Tensor(shape: [2, 3], values: [0, 5, 1, 7, 2, 7]).argmaxRows(), [1, 0])   // first maximum on ties
         XCTAssertEqual(Tensor.oneHot([2, 0], classes: 3, on: 0.99, off: 0.01).storage, [0.01, 0.01, 0.99, 0.99, 0.01, 0.01])
     }

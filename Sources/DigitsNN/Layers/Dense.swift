@@ -22,7 +22,8 @@ public final class Dense: Layer {
     /// b, shape [outputs].
     public let bias: Parameter
     /// The largest fraction of nonzero inputs for which the zero-skipping kernels are used
-    /// (0 forces the dense BLAS path, 1 forces the sparse one). Very small products always use them.
+    /// (0 forces the dense BLAS path everywhere, 1 forces the sparse one). Very small products, such as one
+    /// sample through a small layer, use them and skip BLAS for ∂L/∂x too, unless the limit is 0.
     public var sparseDensityLimit: Float = 0.3
 
     private var input = Tensor(shape: [0])
@@ -135,9 +136,17 @@ public final class Dense: Layer {
         g.withUnsafeBufferPointer { pg in
             weight.value.withUnsafeBufferPointer { pw in
                 dx.withUnsafeMutableBufferPointer { pdx in
+                    let (G, W, DX) = (pg.baseAddress!, pw.baseAddress!, pdx.baseAddress!)
+                    if sparseDensityLimit > 0 && n * inputs * outputs <= 1 << 16 {
+                        // A product too small to be worth a BLAS call (one sample of a small layer):
+                        // ∂L/∂x[r,k] = g[r] · W[k], one dot product each. (A limit of 0 forces BLAS here too.)
+                        for r in 0..<n {
+                            for k in 0..<inputs { DX[r * inputs + k] = Kernels.dot(outputs, G + r * outputs, W + k * outputs) }
+                        }
+                        return
+                    }
                     BLAS.gemm(transposeA: false, transposeB: true, m: n, n: inputs, k: outputs,
-                              a: pg.baseAddress!, lda: outputs, b: pw.baseAddress!, ldb: outputs,
-                              c: pdx.baseAddress!, ldc: inputs)
+                              a: G, lda: outputs, b: W, ldb: outputs, c: DX, ldc: inputs)
                 }
             }
         }
