@@ -111,6 +111,7 @@ def main():
     rows.append(("mlp inference, one image (us)", med(result(t, "latency_us") for t in d),
                  "onnxruntime", med(result(t, "latency_us") for t in o), "us", False))
     photo = med(result(t, "photo_ms") for t in d)
+    photo_jpeg = med(result(t, "photo_jpeg_ms") for t in d)
 
     print()
     print(f"CPU: {cpu_model()} ({simd}), {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M')}; "
@@ -123,7 +124,7 @@ def main():
         print(f"| {what} | {ours:,.2f} | {name} | {theirs:,.2f} | {ratio:.2f}x {'faster' if ratio >= 1 else 'slower'} |")
     print()
     print(f"mlp test accuracy (median): {accuracies}")
-    print(f"640x480 photo to answer (digits, median): {photo:.2f} ms")
+    print(f"640x480 photo to answer (digits, median): {photo:.2f} ms as PNG, {photo_jpeg:.2f} ms as JPEG")
     print(f"peak resident memory training mlp (digits-bench): {d_rss:.0f} MB")
     return 0
 

@@ -23,7 +23,7 @@ final class LayerTests: XCTestCase {
     /// rounding, on sparse and dense batches, odd sizes and single samples.
     func testSparseDenseKernelsMatchTheDensePath() {
         var rng = SeededGenerator(seed: 11)
-        for (n, inputs, outputs, density) in [(1, 784, 200, 0.19), (130, 784, 512, 0.19), (7, 33, 9, 0.5), (5, 17, 3, 1.0), (3, 10, 4, 0.0)] {
+        for (n, inputs, outputs, density) in [(1, 784, 200, 0.19), (130, 784, 512, 0.19), (70, 50, 100, 0.2), (7, 33, 9, 0.5), (5, 17, 3, 1.0), (3, 10, 4, 0.0)] {
             let x = Tensor(shape: [n, inputs], values: (0..<(n * inputs)).map { _ in
                 rng.nextUniform() < Float(density) ? rng.nextUniform() : 0 })
             let g = Tensor(shape: [n, outputs], values: (0..<(n * outputs)).map { _ in rng.nextNormal() })
@@ -35,7 +35,12 @@ final class LayerTests: XCTestCase {
                 dense.sparseDensityLimit = limit
                 // Stale values in the gradient must not leak through unwritten rows.
                 dense.weight.gradient = Tensor(shape: dense.weight.value.shape, repeating: 99)
+                // Evaluation reads W in copied-out column blocks for large batches: the same sums.
+                let yEvaluation = dense.forward(x, mode: .evaluation)
                 let y = dense.forward(x, mode: .training)
+                for i in 0..<y.count {
+                    XCTAssertEqual(yEvaluation.storage[i], y.storage[i], accuracy: 1e-5 * max(1, abs(y.storage[i])), "evaluation y[\(i)] n=\(n)")
+                }
                 let dx = dense.backward(g, needsInputGradient: true)
                 dense.weight.densifyGradient()
                 results.append((y, dense.weight.gradient, dense.bias.gradient, dx))
@@ -67,6 +72,37 @@ final class LayerTests: XCTestCase {
             finals.append(dense.weight.value)
         }
         for i in 0..<finals[0].count { XCTAssertEqual(finals[0].storage[i], finals[1].storage[i], accuracy: 1e-6) }
+    }
+
+    /// RMSprop on row-sparse gradients, over several steps (rows unlit in one step are lit in another), ends
+    /// bit for bit where dense steps on the same gradients (zeros outside the rows) end, averages included.
+    func testRMSpropOnSparseRowsEqualsDenseSteps() {
+        var rng = SeededGenerator(seed: 4)
+        let (rowCount, width) = (21, 13)
+        let start = Tensor(shape: [rowCount, width], values: (0..<(rowCount * width)).map { _ in rng.nextNormal() })
+        let steps: [(rows: [Int], values: [Float])] = (0..<3).map { step in
+            let rows = (0..<rowCount).filter { ($0 + step) % 3 != 0 }
+            return (rows, (0..<(rowCount * width)).map { _ in rng.nextNormal() })
+        }
+        var finals: [(Tensor, [Float])] = []
+        for sparse in [false, true] {
+            let p = Parameter(name: "w", value: start, decays: true)
+            let optimizer = RMSprop(learningRate: 0.01)
+            for (rows, values) in steps {
+                var g = values
+                for r in 0..<rowCount where !rows.contains(r) {
+                    // Dense: zeros. Sparse: stale garbage, which must not be read.
+                    for j in 0..<width { g[r * width + j] = sparse ? .nan : 0 }
+                }
+                p.gradient = Tensor(shape: [rowCount, width], values: g)
+                p.gradientRows = sparse ? rows : nil
+                optimizer.step([p])
+            }
+            finals.append((p.value, optimizer.state.buffers["mean_square"]?.first ?? []))
+        }
+        XCTAssertEqual(finals[0].0.storage, finals[1].0.storage)
+        XCTAssertEqual(finals[0].1, finals[1].1)
+        XCTAssertEqual(finals[0].1.count, rowCount * width)
     }
 
     func testActivationGradients() {

@@ -29,13 +29,16 @@ public final class Dense: Layer {
     private var input = Tensor(shape: [0])
     private var inputWasSparse = false
     // The nonzeros of the last sparse input, as lists. By sample (forward): sample r owns entries
-    // rowStart[r]..<rowStart[r+1], each the offset k·outputs of its row of W and the value x[r,k].
+    // rowStart[r]..<rowStart[r+1], each the input k, the offset of its row of W (k·outputs, or k·64 into
+    // a block of `blockedWeight`) and the value x[r,k].
     // By input (backward): input k owns entries columnStart[k]..<columnStart[k+1], each the offset
     // r·outputs of its row of ∂L/∂y and the value x[r,k].
     private var rowStart: [Int] = []
     private var columnStart: [Int] = []
     private var columnCount: [Int] = []
     private var entryOffset: [Int32] = []
+    private var blockedWeight: [Float] = []
+    private var entryInput: [Int32] = []   // the input k of each by-sample entry
     private var entryValue: [Float] = []
     private var columnEntryOffset: [Int32] = []
     private var columnEntryValue: [Float] = []
@@ -72,18 +75,27 @@ public final class Dense: Layer {
                     y.withUnsafeMutableBufferPointer { py in
                         let (X, W, b, Y) = (px.baseAddress!, pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
                         if sparse {
-                            self.gatherRowNonzeros(X, batch: n, total: nonzeros)
+                            // A large batch first copies W's 64-column blocks out whole (`blockedWeight`): a
+                            // block read in place is 64 of every row's `outputs` columns, a stride that maps all
+                            // its cache lines onto a few cache sets.
+                            let blocked = outputs > 64 && n >= 64
+                            if blocked { self.copyColumnBlocks(W) }
+                            let rowStride = blocked ? 64 : outputs
+                            self.gatherRowNonzeros(X, batch: n, total: nonzeros, rowStride: rowStride)
+                            self.blockedWeight.withUnsafeBufferPointer { pbw in
                             self.rowStart.withUnsafeBufferPointer { start in
                                 self.entryOffset.withUnsafeBufferPointer { off in
                                     self.entryValue.withUnsafeBufferPointer { val in
+                                        let inputs = self.inputs
                                         Parallel.forEachRange(n, workPerItem: inputs * outputs / 4) { rows in
                                             // Column blocks outermost, so a block of W stays in cache across samples.
                                             for j in stride(from: 0, to: outputs, by: 64) {
+                                                let block = blocked ? pbw.baseAddress! + (j / 64) * inputs * 64 : W + j
                                                 for r in rows {
                                                     let e0 = start[r]
                                                     // y[n] = b + Σ_{k: x[n,k]≠0} x[n,k]·W[k]
                                                     Kernels.combineRows(count: start[r + 1] - e0, scales: val.baseAddress! + e0,
-                                                                        offsets: off.baseAddress! + e0, base: W + j,
+                                                                        offsets: off.baseAddress! + e0, base: block,
                                                                         width: min(64, outputs - j), initial: b + j,
                                                                         out: Y + r * outputs + j)
                                                 }
@@ -91,6 +103,7 @@ public final class Dense: Layer {
                                         }
                                     }
                                 }
+                            }
                             }
                         } else {
                             for r in 0..<n { (Y + r * outputs).update(from: b, count: outputs) }  // y = b
@@ -153,26 +166,44 @@ public final class Dense: Layer {
         return dx.reshaped(input.shape)
     }
 
-    /// Lists the nonzeros of x [n, inputs] by sample: offsets k·outputs into W and values x[r,k].
-    /// `total` is the number of nonzeros in x, already counted by `forward`.
-    private func gatherRowNonzeros(_ X: UnsafePointer<Float>, batch n: Int, total: Int) {
+    /// Copies W's columns in blocks of 64 into `blockedWeight`, block after block: block b holds
+    /// W[k, 64b ..< 64b + 64] at k·64 (the last block's rows padded to 64).
+    private func copyColumnBlocks(_ W: UnsafePointer<Float>) {
+        let blocks = (outputs + 63) / 64
+        if blockedWeight.count != blocks * inputs * 64 { blockedWeight = [Float](repeating: 0, count: blocks * inputs * 64) }
+        blockedWeight.withUnsafeMutableBufferPointer { p in
+            let out = p.baseAddress!
+            for b in 0..<blocks {
+                let j = b * 64, width = min(64, outputs - j)
+                for k in 0..<inputs { (out + (b * inputs + k) * 64).update(from: W + k * outputs + j, count: width) }
+            }
+        }
+    }
+
+    /// Lists the nonzeros of x [n, inputs] by sample: offsets k·`rowStride` (the row of input k in W, or in
+    /// a block of `blockedWeight`) and values x[r,k]. `total` is the number of nonzeros in x, already
+    /// counted by `forward`.
+    private func gatherRowNonzeros(_ X: UnsafePointer<Float>, batch n: Int, total: Int, rowStride: Int) {
         if rowStart.count != n + 1 { rowStart = [Int](repeating: 0, count: n + 1) }
         if entryOffset.count < total {
             entryOffset = [Int32](repeating: 0, count: total)
             entryValue = [Float](repeating: 0, count: total)
+            entryInput = [Int32](repeating: 0, count: total)
         }
         rowStart.withUnsafeMutableBufferPointer { start in
             entryOffset.withUnsafeMutableBufferPointer { off in
                 entryValue.withUnsafeMutableBufferPointer { val in
+                entryInput.withUnsafeMutableBufferPointer { input in
                     var e = 0
                     for r in 0..<n {
                         start[r] = e
                         let xr = X + r * inputs
                         for k in 0..<inputs where xr[k] != 0 {
-                            off[e] = Int32(k * outputs); val[e] = xr[k]; e += 1
+                            off[e] = Int32(k * rowStride); val[e] = xr[k]; input[e] = Int32(k); e += 1
                         }
                     }
                     start[n] = e
+                }
                 }
             }
         }
@@ -185,12 +216,12 @@ public final class Dense: Layer {
             // One sample: its nonzero inputs are the rows, ∂L/∂W[k] = x[k]·g.
             var rows: [Int] = []
             rows.reserveCapacity(rowStart[1])
-            entryOffset.withUnsafeBufferPointer { off in
+            entryInput.withUnsafeBufferPointer { input in
                 entryValue.withUnsafeBufferPointer { val in
                     weight.gradient.withUnsafeMutableBufferPointer { pdw in
                         var zero: Int32 = 0
                         for e in 0..<rowStart[1] {
-                            let k = Int(off[e]) / outputs
+                            let k = Int(input[e])
                             rows.append(k)
                             Kernels.combineRows(count: 1, scales: val.baseAddress! + e, offsets: &zero, base: g,
                                                 width: outputs, initial: nil, out: pdw.baseAddress! + k * outputs)
@@ -213,11 +244,11 @@ public final class Dense: Layer {
         var rows: [Int] = []
         // Regroup the forward pass's lists by input column (a counting sort), samples in increasing order.
         rowStart.withUnsafeBufferPointer { rstart in
-            entryOffset.withUnsafeBufferPointer { roff in
+            entryInput.withUnsafeBufferPointer { input in
                 entryValue.withUnsafeBufferPointer { rval in
                     columnCount.withUnsafeMutableBufferPointer { count in
                         count.update(repeating: 0)
-                        for e in 0..<total { count[Int(roff[e]) / outputs] += 1 }
+                        for e in 0..<total { count[Int(input[e])] += 1 }
                         columnStart.withUnsafeMutableBufferPointer { start in
                             start[0] = 0
                             for k in 0..<inputs { start[k + 1] = start[k] + count[k] }
@@ -226,7 +257,7 @@ public final class Dense: Layer {
                                     var fill = Array(start.prefix(inputs))
                                     for r in 0..<n {
                                         for e in rstart[r]..<rstart[r + 1] {
-                                            let k = Int(roff[e]) / outputs
+                                            let k = Int(input[e])
                                             coff[fill[k]] = Int32(r * outputs); cval[fill[k]] = rval[e]; fill[k] += 1
                                         }
                                     }

@@ -26,7 +26,10 @@ public final class RMSprop: Optimizer {
         let r = SIMD8<Float>(repeating: rho), oneMinusR = SIMD8<Float>(repeating: 1 - rho)
         let eps = SIMD8<Float>(repeating: epsilon)
         for (index, p) in parameters.enumerated() {
-            p.densifyGradient()
+            if let rows = p.gradientRows {
+                stepRows(p, index: index, rows: rows)
+                continue
+            }
             let n = p.value.count
             p.gradient.withUnsafeBufferPointer { gb in
                 p.value.withUnsafeMutableBufferPointer { wb in
@@ -53,6 +56,73 @@ public final class RMSprop: Optimizer {
                 }
             }
         }
+    }
+
+    /// The same update when the gradient is zero outside `rows` (a layer that skipped zero inputs): on the
+    /// other rows g = 0, so v ← ρ·v and w stays, and neither g nor w need be read there. Bit for bit the
+    /// dense update.
+    private func stepRows(_ p: Parameter, index: Int, rows: [Int]) {
+        let rowCount = p.value.shape.first ?? 1
+        let width = p.value.count / max(rowCount, 1)
+        var lit = [Bool](repeating: false, count: rowCount)
+        for r in rows { lit[r] = true }
+        let (eta, rho, epsilon) = (learningRate, self.rho, self.epsilon)
+        p.gradient.withUnsafeBufferPointer { gb in
+            p.value.withUnsafeMutableBufferPointer { wb in
+                meanSquare.withSlot(index, count: p.value.count) { v in
+                    lit.withUnsafeBufferPointer { isLit in
+                        let g = gb.baseAddress!, w = wb.baseAddress!
+                        Parallel.forEachRange(rowCount, workPerItem: width, minimumWork: 1 << 16) { range in
+                            for r in range {
+                                let o = r * width
+                                if isLit[r] {
+                                    Self.update(w + o, v + o, g + o, width, eta: eta, rho: rho, epsilon: epsilon)
+                                } else {
+                                    Self.decay(v + o, width, rho: rho)                          // v ← ρ v (g = 0)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// v ← ρ v + (1 − ρ) g²;  w ← w − η g / (√v + ε), over `n` values.
+    @inline(__always)
+    private static func update(_ w: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                               _ n: Int, eta: Float, rho: Float, epsilon: Float) {
+        typealias V = SIMD8<Float>
+        let (e, r, oneMinusR, eps) = (V(repeating: eta), V(repeating: rho), V(repeating: 1 - rho), V(repeating: epsilon))
+        var i = 0
+        while i + 8 <= n {
+            let gi = UnsafeRawPointer(g + i).loadUnaligned(as: V.self)
+            var vi = UnsafeRawPointer(v + i).loadUnaligned(as: V.self)
+            var wi = UnsafeRawPointer(w + i).loadUnaligned(as: V.self)
+            vi = r * vi + oneMinusR * gi * gi
+            wi -= e * gi / (vi.squareRoot() + eps)
+            UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: V.self)
+            UnsafeMutableRawPointer(w + i).storeBytes(of: wi, as: V.self)
+            i += 8
+        }
+        while i < n {
+            v[i] = rho * v[i] + (1 - rho) * g[i] * g[i]
+            w[i] -= eta * g[i] / (v[i].squareRoot() + epsilon)
+            i += 1
+        }
+    }
+
+    /// v ← ρ v + (1 − ρ)·0, over `n` values.
+    @inline(__always)
+    private static func decay(_ v: UnsafeMutablePointer<Float>, _ n: Int, rho: Float) {
+        var i = 0
+        let r = SIMD8<Float>(repeating: rho), zero = SIMD8<Float>()
+        while i + 8 <= n {
+            let vi = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(v + i).storeBytes(of: r * vi + zero, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { v[i] = rho * v[i] + 0; i += 1 }
     }
 
     /// `mean_square` (v), one buffer per parameter, once a step has been taken.
