@@ -93,7 +93,8 @@ def main():
 
     # Convolutional epochs, batch 64, the recipes' optimizer and schedule.
     for model, runs in (("lenet5", args.runs), ("cnn", args.runs_slow)):
-        d = [run([DIGITS, "train", "--model", model, "--epochs", "1", "--quiet"]) for _ in range(runs)]
+        # The PyTorch anchors train without augmentation, so these runs do too.
+        d = [run([DIGITS, "train", "--model", model, "--epochs", "1", "--augment", "none", "--quiet"]) for _ in range(runs)]
         d_epoch = med(grab(r"epoch 1: .*?([0-9.]+)s \(", t, f"{model} epoch seconds") for t in d)
         a = run([PY, "benchmarks/anchor_convnets.py", "--model", model, "--epochs", "1", "--runs", str(runs)])
         rows.append((f"{model}, 1 epoch (s)", d_epoch, "PyTorch", result(a, "epoch_seconds"), "s", False))

@@ -31,7 +31,7 @@ struct TrainCommand: ParsableCommand {
     var weightDecay: Float?
     @Option(name: .long, help: "Clip the gradients' joint L2 norm to this value.")
     var clipNorm: Float?
-    @Option(name: .long, help: "Distort training images on the fly: 'standard' (shift 2 px, rotate 10°, scale 10%) or e.g. shift:2,rotate:10,scale:0.1.")
+    @Option(name: .long, help: "Distort training images on the fly: 'standard' (shift 2 px, rotate 10°, scale 10%), e.g. shift:2,rotate:10,scale:0.1, or 'none' (off, even where the recipe has it).")
     var augment: String?
     @Option(name: .long, help: "Evaluate and save an exponential moving average of the weights with this decay, e.g. 0.999.")
     var average: Float?
@@ -85,9 +85,11 @@ struct TrainCommand: ParsableCommand {
         if let weightDecay { recipe.options.weightDecay = weightDecay }
         if let clipNorm { recipe.options.clipNorm = clipNorm }
         if let average { recipe.options.averageDecay = average }
-        if let augment {
+        if augment == "none" {
+            recipe.options.augmentation = nil
+        } else if let augment {
             guard let parsed = Augmentation(parsing: augment) else {
-                throw ValidationError("--augment '\(augment)' is not 'standard' or shift:PX,rotate:DEG,scale:FRACTION (e.g. shift:2,rotate:10,scale:0.1)")
+                throw ValidationError("--augment '\(augment)' is not 'standard', 'none' or shift:PX,rotate:DEG,scale:FRACTION (e.g. shift:2,rotate:10,scale:0.1)")
             }
             recipe.options.augmentation = parsed
         }

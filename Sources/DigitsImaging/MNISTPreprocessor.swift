@@ -131,11 +131,10 @@ public enum MNISTPreprocessor {
         var coreLevels: [Float] = []
         for i in kept.indices where kept[i] { coreLevels.append(r[i]) }
         guard !coreLevels.isEmpty else { throw noInk }
-        coreLevels.sort()
 
         // 6. Grade levels near the kept ink.
         let lo = t / 2
-        let hi = max(coreLevels[Int(0.9 * Double(coreLevels.count - 1))], lo + 0.05)
+        let hi = max(Filters.orderStatistics(coreLevels, ranks: [Int(0.9 * Double(coreLevels.count - 1))])[0], lo + 0.05)
         var graded = [Float](repeating: 0, count: w * h)
         var x0 = w, y0 = h, x1 = -1, y1 = -1
         let xa = max(0, columns.lowerBound), xb = min(w - 1, columns.upperBound)
@@ -344,7 +343,7 @@ enum Filters {
 
     /// The values of `a` that would sit at each of `ranks` (0-based) were `a` sorted ascending, without
     /// sorting it: a histogram of 4096 equal bins between the smallest and largest value finds the bin each
-    /// rank falls in, and only the values of those bins are sorted. `a` must hold no NaN.
+    /// rank falls in, and a quickselect among that bin's values picks it. `a` must hold no NaN.
     static func orderStatistics(_ a: [Float], ranks: [Int]) -> [Float] {
         guard let lo = a.min(), let hi = a.max() else { return [] }
         guard hi > lo else { return ranks.map { _ in lo } }
@@ -361,13 +360,30 @@ enum Filters {
             while before + counts[b] <= rank { before += counts[b]; b += 1 }
             wanted.append((b, before))
         }
-        // The values of the wanted bins, gathered in one pass and sorted.
+        // The values of the wanted bins, gathered in one pass.
         var slot = [Int](repeating: -1, count: bins)
         var members: [[Float]] = []
         for w in wanted where slot[w.bin] < 0 { slot[w.bin] = members.count; members.append([]) }
         for v in a { let s = slot[bin(v)]; if s >= 0 { members[s].append(v) } }
-        for i in members.indices { members[i].sort() }
-        return zip(ranks, wanted).map { rank, w in members[slot[w.bin]][rank - w.before] }
+        return zip(ranks, wanted).map { rank, w in quickselect(&members[slot[w.bin]], rank - w.before) }
+    }
+
+    /// The value that would sit at `rank` were `v` sorted ascending; reorders `v`. Median-of-three pivots
+    /// and Hoare partitions, expected linear time, even when many values are equal.
+    private static func quickselect(_ v: inout [Float], _ rank: Int) -> Float {
+        var lo = 0, hi = v.count - 1
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2
+            let pivot = Swift.max(Swift.min(v[lo], v[mid]), Swift.min(Swift.max(v[lo], v[mid]), v[hi]))
+            var i = lo, j = hi
+            while i <= j {
+                while v[i] < pivot { i += 1 }
+                while v[j] > pivot { j -= 1 }
+                if i <= j { v.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if rank <= j { hi = j } else if rank >= i { lo = i } else { break }
+        }
+        return v[rank]
     }
 
     /// Otsu's threshold: the level in [0, maximum] that maximises the between-class variance (256 bins).

@@ -164,7 +164,7 @@ final class CLITests: XCTestCase {
 
     func testNewOptionsRefuseBadValues() throws {
         let cases: [([String], String)] = [
-            (["train", "--augment", "spin:3"], "--augment 'spin:3'"),
+            (["train", "--augment", "spin:3"], "--augment 'spin:3' is not 'standard', 'none'"),
             (["train", "--weight-decay", "0.1"], "--optimizer adamw"),
             (["train", "--label-smoothing", "1.5"], "--label-smoothing"),
             (["train", "--clip-norm", "0"], "--clip-norm"),

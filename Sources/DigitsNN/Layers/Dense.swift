@@ -22,8 +22,9 @@ public final class Dense: Layer {
     /// b, shape [outputs].
     public let bias: Parameter
     /// The largest fraction of nonzero inputs for which the zero-skipping kernels are used
-    /// (0 forces the dense BLAS path everywhere, 1 forces the sparse one). Very small products, such as one
-    /// sample through a small layer, use them and skip BLAS for ∂L/∂x too, unless the limit is 0.
+    /// (0 forces the dense BLAS path everywhere, 1 forces the sparse one). A single sample, however dense,
+    /// and very small products use them too, and very small products skip BLAS for ∂L/∂x, unless the
+    /// limit is 0.
     public var sparseDensityLimit: Float = 0.3
 
     private var input = Tensor(shape: [0])
@@ -66,8 +67,9 @@ public final class Dense: Layer {
         precondition(x.columns == inputs, "Dense(\(inputs)→\(outputs)): got input \(x.shape)")
         var y = Tensor(shape: [n, outputs])
         let nonzeros = x.withUnsafeBufferPointer { p in Kernels.countNonzeros(p.baseAddress!, p.count) }
-        // Zero-skipping kernels for sparse batches, and for products too small to be worth a BLAS call.
-        let small = n * inputs * outputs <= 1 << 16
+        // Zero-skipping kernels for sparse batches, for products too small to be worth a BLAS call, and for
+        // one sample (a matrix-vector product reads all of W; the kernel reads only the rows it needs).
+        let small = n * inputs * outputs <= 1 << 16 || n == 1
         let sparse = sparseDensityLimit > 0 && (small || Float(nonzeros) <= sparseDensityLimit * Float(max(x.count, 1)))
         x.withUnsafeBufferPointer { px in
             weight.value.withUnsafeBufferPointer { pw in
