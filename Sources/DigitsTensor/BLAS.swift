@@ -81,6 +81,13 @@ public enum BLAS {
     private static func call(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                              _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                              _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        var beta = beta
+        if beta == 0 {
+            // C = 0 first, then C += alpha·op(A)·op(B): the same sums, but the zeroing is a plain memset, where
+            // OpenBLAS's own beta pass (sgemm_beta) took 14% of a lenet5 epoch.
+            for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+            beta = 1
+        }
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }

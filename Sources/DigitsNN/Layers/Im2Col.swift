@@ -145,20 +145,44 @@ enum DirectConvolution {
 
     /// y[o, i, j] = b[o] + Σ_{p,q} W[o, p, q] · x[i − pt + p, j − pl + q] (zero outside x) for one sample
     /// x [H, W] into y [O, OH, OW].
+    ///
+    /// The sample is first copied inside a zero border (so no tap needs an edge test), wide enough for whole
+    /// 8-lane pieces of an output row; each piece then stays in a register while all KH·KW taps are added
+    /// to it, in the order p, q, as fused multiply-adds.
     static func forward(_ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, weights w: UnsafePointer<Float>,
                         bias b: UnsafePointer<Float>, outputs O: Int, into y: UnsafeMutablePointer<Float>) {
-        let (W, OH, OW, KH, KW) = (g.width, g.outputHeight, g.outputWidth, g.kernelHeight, g.kernelWidth)
-        for o in 0..<O {
-            let plane = y + o * OH * OW, kernel = w + o * KH * KW
-            plane.initialize(repeating: b[o], count: OH * OW)
-            for p in 0..<KH {
-                let rows = ConvolutionGeometry.insideOutputs(kernelOffset: p, pad: g.padTop, stride: 1, size: g.height, outputs: OH)
-                for q in 0..<KW {
-                    let cols = ConvolutionGeometry.insideOutputs(kernelOffset: q, pad: g.padLeft, stride: 1, size: W, outputs: OW)
-                    let weight = kernel[p * KW + q]
-                    for i in rows {
-                        let out = plane + i * OW, input = x + (i - g.padTop + p) * W + (q - g.padLeft)
-                        for j in cols { out[j] += weight * input[j] }             // y[o, i, j] += W[o, p, q] · x[…]
+        typealias V = SIMD8<Float>
+        let (H, W, OH, OW, KH, KW) = (g.height, g.width, g.outputHeight, g.outputWidth, g.kernelHeight, g.kernelWidth)
+        let pieces = (OW + 7) / 8
+        let PH = OH + KH - 1, PW = pieces * 8 + KW - 1
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: PH * PW) { buffer in
+            let xp = buffer.baseAddress!
+            xp.initialize(repeating: 0, count: PH * PW)
+            for r in 0..<H where r + g.padTop >= 0 && r + g.padTop < PH {
+                for c in 0..<W where c + g.padLeft >= 0 && c + g.padLeft < PW {
+                    xp[(r + g.padTop) * PW + c + g.padLeft] = x[r * W + c]
+                }
+            }
+            for o in 0..<O {
+                let plane = y + o * OH * OW, kernel = w + o * KH * KW
+                let bias = V(repeating: b[o])
+                for i in 0..<OH {
+                    for piece in 0..<pieces {
+                        let j = piece * 8
+                        var acc = bias
+                        for p in 0..<KH {
+                            let row = xp + (i + p) * PW + j
+                            for q in 0..<KW {
+                                // y[o, i, j…j+7] += W[o, p, q] · x[i − pt + p, j − pl + q …]
+                                acc.addProduct(V(repeating: kernel[p * KW + q]), UnsafeRawPointer(row + q).loadUnaligned(as: V.self))
+                            }
+                        }
+                        let out = plane + i * OW + j
+                        if j + 8 <= OW {
+                            UnsafeMutableRawPointer(out).storeBytes(of: acc, as: V.self)
+                        } else {
+                            for l in 0..<(OW - j) { out[l] = acc[l] }
+                        }
                     }
                 }
             }
