@@ -5,7 +5,8 @@
 // (intensity-weighted) fell at the field's centre. A network trained on MNIST has only seen digits made
 // this way, so we make the user's digit the same way, after first turning a photograph into clean ink:
 //
-//   1. shrink large pictures to at most 200 px on the long side (area averaging);
+//   1. shrink large pictures to at most 160 px on the long side (area averaging; `DigitRecognizer` has a
+//      large JPEG decoded at 1/2, 1/4 or 1/8 of its size first, as long as 160 px remain);
 //   2. polarity: the background is the border's tone; if it is the lighter side, invert so ink is bright;
 //   3. background: subtract a morphological opening (a min then max filter wider than any stroke), blurred,
 //      which removes uneven lighting and paper tone and leaves only the strokes (a "top-hat" transform);
@@ -47,7 +48,7 @@ private func format4(_ x: Float) -> String {
 /// Prepares a picture of one handwritten digit as MNIST prepared its digits (see the file comment for the steps).
 public enum MNISTPreprocessor {
     /// Pictures with a longer side above this many pixels are first shrunk to it.
-    public static let workingSize = 200
+    public static let workingSize = 160
     /// The side of the box the digit is scaled to fit: 20 px, as in MNIST.
     public static let boxSide = 20
 
@@ -89,8 +90,14 @@ public enum MNISTPreprocessor {
         guard contrast >= 0.08 else { throw noInk(contrast) }
         let ring = max(1, min(w, h) / 20)
         var border: [Float] = []
+        border.reserveCapacity(2 * ring * (w + h))
         for y in 0..<h {
-            for x in 0..<w where x < ring || y < ring || x >= w - ring || y >= h - ring { border.append(g[y * w + x]) }
+            if y < ring || y >= h - ring {
+                border += g[(y * w)..<((y + 1) * w)]                                     // a whole top or bottom row
+            } else {
+                for x in 0..<min(ring, w) { border.append(g[y * w + x]) }              // the left and right strips
+                for x in max(ring, w - ring)..<w { border.append(g[y * w + x]) }
+            }
         }
         let borderMedian = Filters.orderStatistics(border, ranks: [border.count / 2])[0]
         let inverted = borderMedian > (p01 + p99) / 2
@@ -99,7 +106,7 @@ public enum MNISTPreprocessor {
         // 3. Background by opening (min then max filter), window wider than a stroke, then blurred.
         let k = max(3, min(w, h) / 4) | 1
         let smooth = Filters.boxBlur(ink, w, h, radius: 1)
-        var background = Filters.rank(Filters.rank(smooth, w, h, radius: k / 2, max: false), w, h, radius: k / 2, max: true)
+        var background = Filters.opening(smooth, w, h, radius: k / 2)
         background = Filters.boxBlur(background, w, h, radius: k / 2)
         var r = [Float](repeating: 0, count: n), rs = [Float](repeating: 0, count: n)
         for i in 0..<n {
@@ -108,7 +115,7 @@ public enum MNISTPreprocessor {
         }
 
         // 4. Otsu threshold on the smoothed top-hat.
-        let peak = rs.max() ?? 0
+        let peak = n > 0 ? Filters.extremes(rs).1 : 0
         guard peak >= 0.1 else { throw noInk(peak) }
         let t = max(Filters.otsu(rs, maximum: peak), 0.1)
 
@@ -282,6 +289,18 @@ enum Filters {
         return transposed(columns(transposed(columns(a, w, h), w, h), h, w), h, w)
     }
 
+    /// The morphological opening: the maximum over a (2·radius+1)² window of the minimum over such a window,
+    /// `rank(rank(a, min), max)`. Each is separable and the two maxima commute, so it runs as min down the
+    /// columns, then (transposed) min and max along the rows, then max down the columns: two transposes
+    /// instead of four, the same values.
+    static func opening(_ a: [Float], _ w: Int, _ h: Int, radius: Int) -> [Float] {
+        guard radius > 0, w > 0, h > 0 else { return a }
+        let down = columnExtreme(a, w, h, radius: radius, Minimum.self)
+        let across = transposed(down, w, h)
+        let rows = columnExtreme(columnExtreme(across, h, w, radius: radius, Minimum.self), h, w, radius: radius, Maximum.self)
+        return columnExtreme(transposed(rows, h, w), w, h, radius: radius, Maximum.self)
+    }
+
     /// For each of the `w` columns of `a` (`w × h`, row-major), the extreme (`E`: min or max) over rows
     /// [y − r, y + r] clipped to the picture, in three comparisons per value whatever the radius
     /// (van Herk / Gil–Werman), eight columns at a time. The rows are cut into blocks of k = 2r + 1;
@@ -345,7 +364,8 @@ enum Filters {
     /// sorting it: a histogram of 4096 equal bins between the smallest and largest value finds the bin each
     /// rank falls in, and a quickselect among that bin's values picks it. `a` must hold no NaN.
     static func orderStatistics(_ a: [Float], ranks: [Int]) -> [Float] {
-        guard let lo = a.min(), let hi = a.max() else { return [] }
+        guard !a.isEmpty else { return [] }
+        let (lo, hi) = extremes(a)
         guard hi > lo else { return ranks.map { _ in lo } }
         let bins = 4096
         let scale = Float(bins) / (hi - lo)
@@ -360,12 +380,36 @@ enum Filters {
             while before + counts[b] <= rank { before += counts[b]; b += 1 }
             wanted.append((b, before))
         }
-        // The values of the wanted bins, gathered in one pass.
+        // The values of the wanted bins, gathered in one pass (the smallest and largest are known already).
         var slot = [Int](repeating: -1, count: bins)
         var members: [[Float]] = []
-        for w in wanted where slot[w.bin] < 0 { slot[w.bin] = members.count; members.append([]) }
-        for v in a { let s = slot[bin(v)]; if s >= 0 { members[s].append(v) } }
-        return zip(ranks, wanted).map { rank, w in quickselect(&members[slot[w.bin]], rank - w.before) }
+        for (rank, w) in zip(ranks, wanted) where rank != 0 && rank != a.count - 1 && slot[w.bin] < 0 {
+            slot[w.bin] = members.count
+            members.append([])
+        }
+        if !members.isEmpty { for v in a { let s = slot[bin(v)]; if s >= 0 { members[s].append(v) } } }
+        return zip(ranks, wanted).map { rank, w in
+            if rank == 0 { return lo }
+            if rank == a.count - 1 { return hi }
+            return quickselect(&members[slot[w.bin]], rank - w.before)
+        }
+    }
+
+    /// The smallest and the largest value of `a` (not empty, no NaN), eight lanes at a time.
+    static func extremes(_ a: [Float]) -> (Float, Float) {
+        a.withUnsafeBufferPointer { p in
+            var lo = SIMD8<Float>(repeating: p[0]), hi = lo
+            var i = 0
+            while i + 8 <= p.count {
+                let v = UnsafeRawPointer(p.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                lo = lo.replacing(with: v, where: v .< lo)
+                hi = hi.replacing(with: v, where: v .> hi)
+                i += 8
+            }
+            var l = lo.min(), h = hi.max()
+            while i < p.count { l = Swift.min(l, p[i]); h = Swift.max(h, p[i]); i += 1 }
+            return (l, h)
+        }
     }
 
     /// The value that would sit at `rank` were `v` sorted ascending; reorders `v`. Median-of-three pivots
@@ -389,11 +433,12 @@ enum Filters {
     /// Otsu's threshold: the level in [0, maximum] that maximises the between-class variance (256 bins).
     static func otsu(_ a: [Float], maximum: Float) -> Float {
         let bins = 256
-        var histogram = [Double](repeating: 0, count: bins)
+        var counts = [Int](repeating: 0, count: bins)
         let scale = Float(bins - 1) / maximum
         a.withUnsafeBufferPointer { p in
-            histogram.withUnsafeMutableBufferPointer { hist in for v in p { hist[min(bins - 1, Int(v * scale))] += 1 } }
+            counts.withUnsafeMutableBufferPointer { hist in for v in p { hist[min(bins - 1, Int(v * scale))] += 1 } }
         }
+        let histogram = counts.map(Double.init)
         let total = Double(a.count)
         var sumAll: Double = 0
         for i in 0..<bins { sumAll += Double(i) * histogram[i] }
@@ -423,11 +468,9 @@ enum Filters {
             stack.append(start)
             while let p = stack.popLast() {
                 area += 1
-                let x = p % w, y = p / w
-                for dy in -1...1 {
-                    for dx in -1...1 {
-                        let xx = x + dx, yy = y + dy
-                        guard xx >= 0, xx < w, yy >= 0, yy < h else { continue }
+                let (y, x) = p.quotientAndRemainder(dividingBy: w)
+                for yy in Swift.max(0, y - 1)...Swift.min(h - 1, y + 1) {
+                    for xx in Swift.max(0, x - 1)...Swift.min(w - 1, x + 1) {
                         let q = yy * w + xx
                         if mask[q] && labels[q] < 0 { labels[q] = label; stack.append(q) }
                     }

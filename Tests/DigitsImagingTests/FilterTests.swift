@@ -24,6 +24,8 @@ final class FilterTests: XCTestCase {
             // Few distinct levels, so ties are common.
             let a = (0..<(w * h)).map { _ in Float(rng.nextInt(below: 7)) / 7 }
             for r in [0, 1, 2, 3, 5, 8, 30] {
+                XCTAssertEqual(Filters.opening(a, w, h, radius: r),
+                               naiveRank(naiveRank(a, w, h, radius: r, max: false), w, h, radius: r, max: true), "\(w)x\(h) radius \(r) opening")
                 for useMax in [false, true] {
                     XCTAssertEqual(Filters.rank(a, w, h, radius: r, max: useMax), naiveRank(a, w, h, radius: r, max: useMax),
                                    "\(w)x\(h) radius \(r) \(useMax ? "max" : "min")")
