@@ -185,6 +185,9 @@ extension Model {
             s += pad("\(row.index)", 3) + "  " + name + " " + shape + pad("\(row.parameters)", 13) + "\n"
         }
         s += "total parameters: \(network.parameterCount)\n"
+        if let views = architecture.testTimeAugmentation?.views {
+            s += "reads each picture in \(views.count) views (test-time augmentation), averaging their probabilities\n"
+        }
         return s
     }
 }

@@ -98,7 +98,8 @@ struct Handlers: Sendable {
                 let png = try encodePNG(GrayImage(width: PreparedDigit.side, height: PreparedDigit.side, pixels: pixels))
                 return jsonResponse(PredictionBody(recognition, inputPNG: png))
             }
-            let image = try decodeImage(body)
+            // One digit: the preprocessor works at MNISTPreprocessor.workingSize, so a large JPEG need not be decoded whole.
+            let image = try decodeImage(body, reducingTo: MNISTPreprocessor.workingSize)
             let prepared: PreparedDigit
             do {
                 prepared = try MNISTPreprocessor.prepare(image)
@@ -181,8 +182,8 @@ struct Handlers: Sendable {
         return bytes
     }
 
-    func decodeImage(_ body: [UInt8]) throws -> GrayImage {
-        try RequestParsing.image(from: body, limits: configuration.imageLimits)
+    func decodeImage(_ body: [UInt8], reducingTo minimumSide: Int? = nil) throws -> GrayImage {
+        try RequestParsing.image(from: body, limits: configuration.imageLimits, reducingTo: minimumSide)
     }
 
     func encodePNG(_ image: GrayImage) throws -> [UInt8] {

@@ -83,6 +83,16 @@ final class ServerTests: XCTestCase {
                                                        contentType: "image/x-portable-graymap"))
             try assertPrediction(try await client.post("/api/predict", Data(picture.pgmData()),
                                                        contentType: "application/octet-stream"))
+            // A 640x480 JPEG photo (decoded at reduced size for one digit) reads as the Swift API reads it.
+            var photo = GrayImage(width: 640, height: 480, repeating: 0.9)
+            for y in 100..<400 { for x in 290..<330 { photo[x, y] = 0.1 } }
+            let jpeg = try photo.jpegData()
+            let answer = try await client.post("/api/predict", Data(jpeg), contentType: "image/jpeg")
+            try assertPrediction(answer)
+            let direct = try DigitRecognizer(model: Model(architecture: Recipe.mlp.architecture, seed: 1))
+                .recognize(encoded: jpeg, source: "photo.jpg")
+            let served = try XCTUnwrap(try answer.json()["probabilities"] as? [Double])
+            for (a, b) in zip(served, direct.probabilities) { XCTAssertEqual(a, b, accuracy: 1e-6) }
         }
     }
 

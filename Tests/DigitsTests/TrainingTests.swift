@@ -140,6 +140,8 @@ final class TrainingTests: XCTestCase {
         let mlp = Model(architecture: Recipe.mlp.architecture, seed: 1)
         XCTAssertEqual(mlp.network.parameterCount, 784 * 512 + 512 + 512 * 10 + 10)
         XCTAssertTrue(mlp.summaryText().contains("total parameters: 407050"))
+        XCTAssertFalse(mlp.summaryText().contains("views"))
+        XCTAssertTrue(Model(architecture: Recipe.best.architecture, seed: 1).summaryText().contains("reads each picture in 5 views"))
         // AlexNet's shape for 28x28: five convolutions, three pools (28 → 14 → 7 → 3), three dense layers.
         let alexnet = Model(architecture: try! Recipe.named("alexnet").architecture, seed: 1)
         let shapes = alexnet.summary().map(\.outputShape)
