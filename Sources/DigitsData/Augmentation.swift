@@ -137,6 +137,21 @@ public struct TestTimeAugmentation: Codable, Equatable, Sendable {
         self.views = views
     }
 
+    /// Views as written in a model file; throws when there are none or one is not finite.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let views = try c.decode([Augmentation.Transform].self, forKey: .views)
+        guard !views.isEmpty else {
+            throw DecodingError.dataCorruptedError(forKey: .views, in: c, debugDescription: "test-time augmentation needs at least one view")
+        }
+        guard views.allSatisfy({ [$0.shiftX, $0.shiftY, $0.rotation, $0.scale].allSatisfy(\.isFinite) && $0.scale > 0 }) else {
+            throw DecodingError.dataCorruptedError(forKey: .views, in: c, debugDescription: "a view holds a non-finite value or a scale of 0 or less")
+        }
+        self.views = views
+    }
+
+    private enum CodingKeys: String, CodingKey { case views }
+
     /// The picture as it is plus the picture moved one pixel left, right, up and down: 5 views.
     public static let shifts = TestTimeAugmentation(views: [.identity] + [(-1, 0), (1, 0), (0, -1), (0, 1)].map {
         Augmentation.Transform(shiftX: $0.0, shiftY: $0.1, rotation: 0, scale: 1)

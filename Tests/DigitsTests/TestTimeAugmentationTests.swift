@@ -66,6 +66,10 @@ final class TestTimeAugmentationTests: XCTestCase {
         json["testTimeAugmentation"] = nil
         let old = try JSONDecoder().decode(Architecture.self, from: JSONSerialization.data(withJSONObject: json))
         XCTAssertNil(old.testTimeAugmentation)
+        // A file claiming no views, or a view that cannot be drawn, is refused rather than read.
+        for bad in [#"{"views": []}"#, #"{"views": [{"shiftX": 0, "shiftY": 0, "rotation": 0, "scale": 0}]}"#] {
+            XCTAssertThrowsError(try JSONDecoder().decode(TestTimeAugmentation.self, from: Data(bad.utf8)), bad)
+        }
         XCTAssertEqual(TestTimeAugmentation(named: "shifts"), .shifts)
         XCTAssertNil(TestTimeAugmentation(named: "wobble"))
     }
