@@ -534,14 +534,6 @@ enum Rows {
         while i < n { s[i] += a[i] - b[i]; i += 1 }
     }
 
-    /// s[i] += c · a[i].
-    @inline(__always)
-    static func addScaled(_ s: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ c: Float, _ n: Int) {
-        var i = 0
-        while i + 8 <= n { store(load(s + i) + V(repeating: c) * load(a + i), s + i); i += 8 }
-        while i < n { s[i] += c * a[i]; i += 1 }
-    }
-
     /// dst[i] = s[i] · c.
     @inline(__always)
     static func scaled(_ dst: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ c: Float, _ n: Int) {

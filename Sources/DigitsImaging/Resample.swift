@@ -2,6 +2,8 @@
 // each output pixel covers (a box filter with fractional edges, so nothing aliases); enlarging
 // interpolates bilinearly between pixel centres. Both are separable: columns first, then rows.
 
+import DigitsTensor
+
 enum Resample {
     /// `src` (w × h, row-major) resized to `ow × oh`; area averaging on a shrinking axis, bilinear on a growing one.
     /// Columns first (whole rows at a time), then rows.
@@ -22,7 +24,7 @@ enum Resample {
             let S = ps.baseAddress!, C = pc.baseAddress!, O = po.baseAddress!
             // Columns: h -> oh, whole rows at a time.
             for y in 0..<oh {
-                for (j, v) in wy[y] { Rows.addScaled(C + y * w, S + j * w, v, w) }
+                for (j, v) in wy[y] { Kernels.axpy(w, alpha: v, S + j * w, C + y * w) }
             }
             // Rows: w -> ow for each of oh rows.
             first.withUnsafeBufferPointer { f in index.withUnsafeBufferPointer { ix in weight.withUnsafeBufferPointer { wt in

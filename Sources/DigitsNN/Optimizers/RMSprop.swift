@@ -22,9 +22,7 @@ public final class RMSprop: Optimizer {
     }
 
     public func step(_ parameters: [Parameter]) {
-        let eta = SIMD8<Float>(repeating: learningRate)
-        let r = SIMD8<Float>(repeating: rho), oneMinusR = SIMD8<Float>(repeating: 1 - rho)
-        let eps = SIMD8<Float>(repeating: epsilon)
+        let (eta, rho, epsilon) = (learningRate, self.rho, self.epsilon)
         for (index, p) in parameters.enumerated() {
             if let rows = p.gradientRows {
                 stepRows(p, index: index, rows: rows)
@@ -37,21 +35,11 @@ public final class RMSprop: Optimizer {
                         let g = gb.baseAddress!, w = wb.baseAddress!
                         // Elementwise, so any split across threads gives the same result.
                         Parallel.forEachRange(n / 8, workPerItem: 8, minimumWork: 1 << 16) { chunks in
-                            for c in chunks {
-                                let i = c * 8
-                                let gi = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
-                                var vi = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
-                                var wi = UnsafeRawPointer(w + i).loadUnaligned(as: SIMD8<Float>.self)
-                                vi = r * vi + oneMinusR * gi * gi                    // v ← ρ v + (1 − ρ) g²
-                                wi -= eta * gi / (vi.squareRoot() + eps)             // w ← w − η g / (√v + ε)
-                                UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: SIMD8<Float>.self)
-                                UnsafeMutableRawPointer(w + i).storeBytes(of: wi, as: SIMD8<Float>.self)
-                            }
+                            let i = chunks.lowerBound * 8
+                            Self.update(w + i, v + i, g + i, chunks.count * 8, eta: eta, rho: rho, epsilon: epsilon)
                         }
-                        for i in (n / 8 * 8)..<n {
-                            v[i] = rho * v[i] + (1 - rho) * g[i] * g[i]
-                            w[i] -= learningRate * g[i] / (v[i].squareRoot() + epsilon)
-                        }
+                        let tail = n / 8 * 8
+                        Self.update(w + tail, v + tail, g + tail, n - tail, eta: eta, rho: rho, epsilon: epsilon)
                     }
                 }
             }
@@ -99,8 +87,8 @@ public final class RMSprop: Optimizer {
             let gi = UnsafeRawPointer(g + i).loadUnaligned(as: V.self)
             var vi = UnsafeRawPointer(v + i).loadUnaligned(as: V.self)
             var wi = UnsafeRawPointer(w + i).loadUnaligned(as: V.self)
-            vi = r * vi + oneMinusR * gi * gi
-            wi -= e * gi / (vi.squareRoot() + eps)
+            vi = r * vi + oneMinusR * gi * gi                    // v ← ρ v + (1 − ρ) g²
+            wi -= e * gi / (vi.squareRoot() + eps)             // w ← w − η g / (√v + ε)
             UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: V.self)
             UnsafeMutableRawPointer(w + i).storeBytes(of: wi, as: V.self)
             i += 8
