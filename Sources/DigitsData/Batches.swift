@@ -64,21 +64,32 @@ extension LabeledImages {
     public func inputs<C: Collection>(_ indices: C, encoding: InputEncoding) -> Tensor where C.Element == Int {
         let size = rows * columns
         let shape = encoding.layout == .flat ? [indices.count, size] : [indices.count, 1, rows, columns]
-        var x = Tensor(shape: shape)
+        let order = Array(indices)
         let table = encoding.table
-        images.withUnsafeBufferPointer { src in
-            table.withUnsafeBufferPointer { lut in
-                x.withUnsafeMutableBufferPointer { dst in
-                    var out = dst.baseAddress!
-                    for i in indices {
-                        let row = src.baseAddress! + i * size
-                        for k in 0..<size { out[k] = lut[Int(row[k])] }
-                        out += size
+        return Tensor(shape: shape) { dst in
+            images.withUnsafeBufferPointer { src in
+                table.withUnsafeBufferPointer { lut in
+                    let (source, target, levels) = (src.baseAddress!, dst.baseAddress!, lut.baseAddress!)
+                    Parallel.forEachRange(order.count, workPerItem: size) { samples in
+                        let zero = SIMD8<Float>(repeating: levels[0])
+                        for k in samples {
+                            let row = source + order[k] * size, out = target + k * size
+                            // Eight pixels at a time; eight zero pixels (most of a digit's border) in one store.
+                            var i = 0
+                            while i + 8 <= size {
+                                if UnsafeRawPointer(row + i).loadUnaligned(as: UInt64.self) == 0 {
+                                    UnsafeMutableRawPointer(out + i).storeBytes(of: zero, as: SIMD8<Float>.self)
+                                } else {
+                                    for j in i..<(i + 8) { out[j] = levels[Int(row[j])] }
+                                }
+                                i += 8
+                            }
+                            while i < size { out[i] = levels[Int(row[i])]; i += 1 }
+                        }
                     }
                 }
             }
         }
-        return x
     }
 
     /// The class indices of the samples at `indices`.

@@ -4,8 +4,25 @@
 // tensor's storage without copies. Loops are written over SIMD8 lanes with a scalar tail;
 // the compiler turns them into AVX (or NEON) instructions.
 
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
 /// Shared elementwise kernels and reductions.
 public enum Kernels {
+    /// √x in each lane, correctly rounded as IEEE 754 requires (so bit for bit `Float.squareRoot()`).
+    ///
+    /// On x86 it is two SSE square-root instructions; Swift's own `SIMD8.squareRoot()` calls the C library's
+    /// `sqrtf` once per lane there, several times slower.
+    @inlinable
+    public static func squareRoot(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        #if arch(x86_64)
+        return SIMD8(lowHalf: _mm_sqrt_ps(x.lowHalf), highHalf: _mm_sqrt_ps(x.highHalf))
+        #else
+        return x.squareRoot()
+        #endif
+    }
+
     /// y[i] += alpha · x[i] for i in 0..<n.
     @inlinable
     public static func axpy(_ n: Int, alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
@@ -20,14 +37,15 @@ public enum Kernels {
         while i < n { y[i] += alpha * x[i]; i += 1 }
     }
 
-    /// out[j] = initial[j] + Σ_i scales[i] · base[offsets[i] + j] for j in 0..<width (initial = 0 when nil).
+    /// out[j] = initial[j] + Σ_i terms[i].scale · base[terms[i].row·stride + j] for j in 0..<width (initial = 0
+    /// when nil).
     ///
     /// A weighted sum of `count` rows gathered from `base`: the zero-skipping dense kernels use it with the
     /// rows of W for the nonzero inputs of a sample, and with the rows of ∂L/∂y for the samples where an
     /// input is nonzero. Works 64 columns at a time with the partial sums held in registers; for each j
     /// the terms are added in the order i = 0, 1, 2, ….
     @inlinable
-    public static func combineRows(count: Int, scales: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,
+    public static func combineRows(count: Int, terms: UnsafePointer<RowTerm>, stride: Int,
                                    base: UnsafePointer<Float>, width: Int,
                                    initial: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
@@ -42,8 +60,8 @@ public enum Kernels {
                 a4 = load(q + 32); a5 = load(q + 40); a6 = load(q + 48); a7 = load(q + 56)
             }
             for i in 0..<count {
-                let s = V(repeating: scales[i])
-                let p = base + Int(offsets[i]) + j
+                let s = V(repeating: terms[i].scale)
+                let p = base + Int(terms[i].row) * stride + j
                 // a += s·w as fused multiply-adds (one rounding each).
                 a0 = a0.addingProduct(s, load(p)); a1 = a1.addingProduct(s, load(p + 8))
                 a2 = a2.addingProduct(s, load(p + 16)); a3 = a3.addingProduct(s, load(p + 24))
@@ -57,13 +75,13 @@ public enum Kernels {
         }
         while j + 8 <= width {
             var a = initial.map { load($0 + j) } ?? V()
-            for i in 0..<count { a = a.addingProduct(V(repeating: scales[i]), load(base + Int(offsets[i]) + j)) }
+            for i in 0..<count { a = a.addingProduct(V(repeating: terms[i].scale), load(base + Int(terms[i].row) * stride + j)) }
             store(a, out + j)
             j += 8
         }
         while j < width {
             var a = initial?[j] ?? 0
-            for i in 0..<count { a += scales[i] * base[Int(offsets[i]) + j] }
+            for i in 0..<count { a += terms[i].scale * base[Int(terms[i].row) * stride + j] }
             out[j] = a
             j += 1
         }
@@ -120,6 +138,25 @@ public enum Kernels {
         return total
     }
 
+    /// counts[c] = the number of rows r in 0..<rows with x[r, c] ≠ 0, for each column c of the rows×columns
+    /// matrix `x` (counts are overwritten).
+    @inlinable
+    public static func countNonzerosByColumn(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into counts: UnsafeMutablePointer<Int32>) {
+        counts.update(repeating: 0, count: columns)
+        for r in 0..<rows {
+            let row = x + r * columns
+            var c = 0
+            while c + 8 <= columns {
+                let v = UnsafeRawPointer(row + c).loadUnaligned(as: SIMD8<Float>.self)
+                let sum = UnsafeRawPointer(counts + c).loadUnaligned(as: SIMD8<Int32>.self)
+                    &+ SIMD8<Int32>(repeating: 0).replacing(with: 1, where: v .!= 0)
+                UnsafeMutableRawPointer(counts + c).storeBytes(of: sum, as: SIMD8<Int32>.self)
+                c += 8
+            }
+            while c < columns { if row[c] != 0 { counts[c] += 1 }; c += 1 }
+        }
+    }
+
     /// The sum of the n values at `x`, accumulated in Double.
     @inlinable
     public static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
@@ -146,5 +183,22 @@ extension Tensor {
         return withUnsafeBufferPointer { p in
             (0..<rows).map { r in Kernels.argmax(p.baseAddress! + r * n, n) }
         }
+    }
+}
+
+/// One term of a weighted sum of rows (`Kernels.combineRows`): row `row` of a matrix, times `scale`.
+/// Eight bytes, so that a list of them is written and read one term per access.
+@frozen
+public struct RowTerm: BitwiseCopyable {
+    /// The weight of the row.
+    public var scale: Float
+    /// The row's index.
+    public var row: Int32
+
+    /// The term scale · (row `row`).
+    @inlinable
+    public init(scale: Float, row: Int32) {
+        self.scale = scale
+        self.row = row
     }
 }

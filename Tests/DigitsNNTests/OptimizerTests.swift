@@ -59,6 +59,30 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(Double(p.value.storage[0]), expected, accuracy: 1e-5)
     }
 
+    /// Adam works eight values at a time: every value, in the lanes and in the tail, gets the bits that the
+    /// rule computed one value at a time gives.
+    func testAdamVectorStepEqualsTheRuleValueByValue() {
+        var rng = SeededGenerator(seed: 4)
+        let n = 19
+        var w = (0..<n).map { _ in rng.nextNormal() }, m = [Float](repeating: 0, count: n), v = m
+        let p = Parameter(name: "w", value: Tensor(shape: [n], values: w), decays: true)
+        let (eta, b1, b2, eps, decay): (Float, Float, Float, Float, Float) = (0.01, 0.9, 0.999, 1e-8, 0.05)
+        let adam = Adam(learningRate: eta, beta1: b1, beta2: b2, epsilon: eps, weightDecay: decay)
+        for t in 1...3 {
+            let g = (0..<n).map { _ in rng.nextNormal() }
+            p.gradient = Tensor(shape: [n], values: g)
+            adam.step([p])
+            let c1 = 1 - pow(b1, Float(t)), c2 = 1 - pow(b2, Float(t))
+            for i in 0..<n {
+                w[i] *= 1 - eta * decay
+                m[i] = b1 * m[i] + (1 - b1) * g[i]
+                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                w[i] -= eta * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
+            }
+            XCTAssertEqual(p.value.storage, w, "step \(t)")
+        }
+    }
+
     func testAdamWDecaysWeightsButNotBiases() {
         let w = parameter([2], gradient: [0.5])
         let b = Parameter(name: "b", value: Tensor(shape: [1], values: [2]), decays: false)

@@ -116,7 +116,32 @@ final class TensorTests: XCTestCase {
             let a = (0..<n).map { Float($0 % 5) }, b = (0..<n).map { Float(3 - $0 % 4) }
             XCTAssertEqual(Kernels.dot(n, a, b), zip(a, b).map(*).reduce(0, +), "n = \(n)")
         }
+        // Nonzeros per column, over rows with lanes and a tail; −0 is zero, NaN is not.
+        let matrix: [Float] = [0, 1, -0.0, .nan, 0, 2, 0, 0, 3, 0, 0,
+                               5, 0, 0, 1, 0, 0, 0, 0, 7, 0, 1]
+        var counts = [Int32](repeating: 99, count: 11)
+        Kernels.countNonzerosByColumn(matrix, rows: 2, columns: 11, into: &counts)
+        XCTAssertEqual(counts, [1, 1, 0, 2, 0, 1, 0, 0, 2, 0, 1])
         XCTAssertEqual(Tensor(shape: [2, 3], values: [0, 5, 1, 7, 2, 7]).argmaxRows(), [1, 0])   // first maximum on ties
         XCTAssertEqual(Tensor.oneHot([2, 0], classes: 3, on: 0.99, off: 0.01).storage, [0.01, 0.01, 0.99, 0.99, 0.01, 0.01])
+    }
+
+    /// The vector square root gives the bits of Float.squareRoot() for every kind of value, including zeros,
+    /// subnormals, infinity, NaN and negative numbers.
+    func testVectorSquareRootIsTheCorrectlyRoundedOne() {
+        var rng = SeededGenerator(seed: 3)
+        var values: [Float] = [0, -0.0, .leastNonzeroMagnitude, .leastNormalMagnitude, 1, 2, .greatestFiniteMagnitude,
+                               .infinity, .nan, -1, 0.4, 0.76, 1e-7, 3.999_999_8]
+        values += (0..<1000).map { _ in Float(bitPattern: UInt32(rng.nextInt(below: 0x7F80_0000))) }   // any finite positive
+        while values.count % 8 != 0 { values.append(0.5) }
+        for start in stride(from: 0, to: values.count, by: 8) {
+            let v = SIMD8<Float>(values[start..<(start + 8)])
+            let root = Kernels.squareRoot(v)
+            for i in 0..<8 {
+                let expected = v[i].squareRoot()
+                XCTAssertTrue(root[i].bitPattern == expected.bitPattern || (root[i].isNaN && expected.isNaN),
+                              "√\(v[i]): \(root[i]) against \(expected)")
+            }
+        }
     }
 }

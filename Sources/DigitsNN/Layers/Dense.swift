@@ -29,20 +29,28 @@ public final class Dense: Layer {
 
     private var input = Tensor(shape: [0])
     private var inputWasSparse = false
-    // The nonzeros of the last sparse input, as lists. By sample (forward): sample r owns entries
-    // rowStart[r]..<rowStart[r+1], each the input k, the offset of its row of W (k·outputs, or k·64 into
-    // a block of `blockedWeight`) and the value x[r,k].
-    // By input (backward): input k owns entries columnStart[k]..<columnStart[k+1], each the offset
-    // r·outputs of its row of ∂L/∂y and the value x[r,k].
-    private var rowStart: [Int] = []
-    private var columnStart: [Int] = []
-    private var columnCount: [Int] = []
-    private var entryOffset: [Int32] = []
-    private var blockedWeight: [Float] = []
-    private var entryInput: [Int32] = []   // the input k of each by-sample entry
-    private var entryValue: [Float] = []
-    private var columnEntryOffset: [Int32] = []
-    private var columnEntryValue: [Float] = []
+    // The nonzeros of the last sparse input, as lists kept from call to call.
+    // By sample (forward): sample r's entries, each an input k and the value x[r,k], in increasing k; those
+    // with k in chunk c (inputs c·inputsPerChunk ..< (c+1)·inputsPerChunk) are entryMark[r·(chunks+1) + c]
+    // ..< entryMark[r·(chunks+1) + c + 1]. Each part of the batch lists its samples in its own region (the
+    // part of samples a..<b begins at a·inputs + p).
+    // By input (built by a training forward of several samples, for the weight gradient): input k owns
+    // entries columnStart[k]..<columnStart[k+1], each a sample r and the value x[r,k], samples in
+    // increasing order.
+    private let entryMark = ScratchBuffer<Int>()
+    private var chunks = 1
+    /// The rows of W (inputs) a sample's sum takes at a time in a large batch: 96 rows of a 64-column block
+    /// are 24 KB, which stay in the first-level cache while every sample of the part adds its terms from them.
+    private static let inputsPerChunk = 96
+    private let entries = ScratchBuffer<RowTerm>()
+    private let columnStart = ScratchBuffer<Int>()
+    private let columnEntries = ScratchBuffer<RowTerm>()
+    private let partCount = ScratchBuffer<Int32>()     // [part, input]: a part's count of nonzeros of each input
+    private let partCursor = ScratchBuffer<Int>()      // [part, input]: the next entry of a part in each input's list
+    private var columnListsBuilt = false
+    private let blockedWeight = ScratchBuffer<Float>()
+    private let gradientBlocks = ScratchBuffer<Float>()  // ∂L/∂y by 64-column blocks, for the weight gradient
+    private var lastForwardWasBlocked = false          // then the next one copies W's blocks in its first pass
 
     /// A dense layer with weights drawn by `initializer` from `rng` and a zero bias.
     public init(inputs: Int, outputs: Int, initializer: WeightInitializer, rng: inout SeededGenerator) {
@@ -66,61 +74,165 @@ public final class Dense: Layer {
         let n = x.rows
         precondition(x.columns == inputs, "Dense(\(inputs)→\(outputs)): got input \(x.shape)")
         var y = Tensor(shape: [n, outputs])
-        let nonzeros = x.withUnsafeBufferPointer { p in Kernels.countNonzeros(p.baseAddress!, p.count) }
+        guard sparseDensityLimit > 0 else {
+            denseForward(x, into: &y, mode: mode)
+            return y
+        }
         // Zero-skipping kernels for sparse batches, for products too small to be worth a BLAS call, and for
         // one sample (a matrix-vector product reads all of W; the kernel reads only the rows it needs).
+        // A large batch reads W from a copy of its 64-column blocks (`blockedWeight`): a block read in place
+        // is 64 of every row's `outputs` columns, a stride that maps all its cache lines onto a few cache sets.
         let small = n * inputs * outputs <= 1 << 16 || n == 1
-        let sparse = sparseDensityLimit > 0 && (small || Float(nonzeros) <= sparseDensityLimit * Float(max(x.count, 1)))
+        let blocked = outputs > 64 && n >= 64
+        let byInput = mode == .training && n > 1
+        let parts = Parallel.partCount(n, workPerItem: inputs * outputs / 4)
+        let (inputs, outputs) = (self.inputs, self.outputs)
+        let rowStride = blocked ? 64 : outputs
+        let chunks = (inputs + Self.inputsPerChunk - 1) / Self.inputsPerChunk, marksPerSample = chunks + 1
+        self.chunks = chunks
+        let marks = entryMark.reserve(n * marksPerSample)
+        let capacity = n * inputs + parts
+        let terms = entries.reserve(capacity)
+        let counts = partCount.reserve(parts * inputs), cursors = partCursor.reserve(parts * inputs)
+        let copyEarly = blocked && lastForwardWasBlocked
+        let blockedW = blockedWeight.reserve(blocked ? (outputs + 63) / 64 * inputs * 64 : 1)
         x.withUnsafeBufferPointer { px in
             weight.value.withUnsafeBufferPointer { pw in
-                bias.value.withUnsafeBufferPointer { pb in
-                    y.withUnsafeMutableBufferPointer { py in
-                        let (X, W, b, Y) = (px.baseAddress!, pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
-                        if sparse {
-                            // A large batch first copies W's 64-column blocks out whole (`blockedWeight`): a
-                            // block read in place is 64 of every row's `outputs` columns, a stride that maps all
-                            // its cache lines onto a few cache sets.
-                            let blocked = outputs > 64 && n >= 64
-                            if blocked { self.copyColumnBlocks(W) }
-                            let rowStride = blocked ? 64 : outputs
-                            self.gatherRowNonzeros(X, batch: n, total: nonzeros, rowStride: rowStride)
-                            self.blockedWeight.withUnsafeBufferPointer { pbw in
-                            self.rowStart.withUnsafeBufferPointer { start in
-                                self.entryOffset.withUnsafeBufferPointer { off in
-                                    self.entryValue.withUnsafeBufferPointer { val in
-                                        let inputs = self.inputs
-                                        Parallel.forEachRange(n, workPerItem: inputs * outputs / 4) { rows in
-                                            // Column blocks outermost, so a block of W stays in cache across samples.
-                                            for j in stride(from: 0, to: outputs, by: 64) {
-                                                let block = blocked ? pbw.baseAddress! + (j / 64) * inputs * 64 : W + j
-                                                for r in rows {
-                                                    let e0 = start[r]
-                                                    // y[n] = b + Σ_{k: x[n,k]≠0} x[n,k]·W[k]
-                                                    Kernels.combineRows(count: start[r + 1] - e0, scales: val.baseAddress! + e0,
-                                                                        offsets: off.baseAddress! + e0, base: block,
-                                                                        width: min(64, outputs - j), initial: b + j,
-                                                                        out: Y + r * outputs + j)
-                                                }
-                                            }
-                                        }
-                                    }
+                let (X, W) = (px.baseAddress!, pw.baseAddress!)
+                // First pass, each part over its samples: list each sample's nonzeros in the part's region
+                // (training: and count the part's nonzeros of each input); meanwhile copy a share of W's
+                // blocks if the last batch needed them (a sparse batch usually follows a sparse one).
+                Parallel.forEachPart(parts, of: n) { p, samples in
+                    var e = samples.lowerBound * inputs + p
+                    for r in samples {
+                        let mark = marks + r * marksPerSample
+                        let xr = X + r * inputs
+                        var chunk = 0, chunkStart = 0
+                        // Eight inputs at a time, skipped when all are zero (most of a digit's border);
+                        // otherwise each is written at e, and e moves on past the nonzero ones (no branch to
+                        // mispredict). The region's one spare entry takes the last sample's trailing write.
+                        var k = 0
+                        while k < inputs {
+                            if k == chunkStart { mark[chunk] = e; chunk += 1; chunkStart += Self.inputsPerChunk }
+                            let stop = min(k + 8, inputs)
+                            if stop - k < 8 || any(UnsafeRawPointer(xr + k).loadUnaligned(as: SIMD8<Float>.self) .!= 0) {
+                                while k < stop {
+                                    let v = xr[k]
+                                    terms[e] = RowTerm(scale: v, row: Int32(k))
+                                    // 1 when v ≠ 0 (NaN included), else 0, in integer arithmetic: |v|'s bits
+                                    // plus 2³¹ − 1 reach bit 31 exactly when they are not all zero.
+                                    e += Int(((v.bitPattern & 0x7FFF_FFFF) &+ 0x7FFF_FFFF) >> 31)
+                                    k += 1
                                 }
                             }
+                            k = stop
+                        }
+                        mark[chunks] = e
+                    }
+                    if byInput { Kernels.countNonzerosByColumn(X + samples.lowerBound * inputs, rows: samples.count, columns: inputs, into: counts + p * inputs) }
+                    if copyEarly {
+                        Self.copyColumnBlocks(W, rows: inputs * p / parts ..< inputs * (p + 1) / parts,
+                                              rowCount: inputs, columns: outputs, into: blockedW)
+                    }
+                }
+            }
+        }
+        var total = 0
+        for r in 0..<n { total += marks[r * marksPerSample + chunks] - marks[r * marksPerSample] }
+        let sparse = small || Float(total) <= sparseDensityLimit * Float(max(x.count, 1))
+        guard sparse else {
+            lastForwardWasBlocked = false
+            denseForward(x, into: &y, mode: mode)
+            return y
+        }
+        lastForwardWasBlocked = blocked
+        columnListsBuilt = byInput
+        if mode == .training {
+            input = x
+            inputWasSparse = true
+        }
+        if blocked && !copyEarly {
+            weight.value.withUnsafeBufferPointer { pw in
+                let W = pw.baseAddress!
+                Parallel.forEachRange(inputs, workPerItem: outputs) { rows in
+                    Self.copyColumnBlocks(W, rows: rows, rowCount: inputs, columns: outputs, into: blockedW)
+                }
+            }
+        }
+        var columnTerms = terms   // written only when listing by input
+        if byInput {
+            // Where each part's entries go in each input's list: inputs in order, parts in order within one.
+            let columnStarts = columnStart.reserve(inputs + 1)
+            var running = 0
+            for k in 0..<inputs {
+                columnStarts[k] = running
+                for p in 0..<parts {
+                    cursors[p * inputs + k] = running
+                    running += Int(counts[p * inputs + k])
+                }
+            }
+            columnStarts[inputs] = running
+            columnTerms = columnEntries.reserve(total)
+        }
+        weight.value.withUnsafeBufferPointer { pw in
+            bias.value.withUnsafeBufferPointer { pb in
+                y.withUnsafeMutableBufferPointer { py in
+                    let (W, b, Y) = (pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
+                    // Second pass, the same parts: training, file the part's entries into each input's list;
+                    // then y[r] = b + Σ_{k: x[r,k]≠0} x[r,k]·W[k], by column block, and within a block by
+                    // chunk of inputs, so that the rows of W in use stay in cache across the part's samples.
+                    // The chunks' partial sums go through y: the same additions in the same order.
+                    Parallel.forEachPart(parts, of: n) { p, samples in
+                        if byInput {
+                            let cursor = cursors + p * inputs
+                            for r in samples {
+                                for e in marks[r * marksPerSample]..<marks[r * marksPerSample + chunks] {
+                                    let k = Int(terms[e].row)
+                                    columnTerms[cursor[k]] = RowTerm(scale: terms[e].scale, row: Int32(r))
+                                    cursor[k] += 1
+                                }
                             }
-                        } else {
-                            for r in 0..<n { (Y + r * outputs).update(from: b, count: outputs) }  // y = b
-                            BLAS.gemm(transposeA: false, transposeB: false, m: n, n: outputs, k: inputs,  // y += x·W
-                                      a: X, lda: inputs, b: W, ldb: outputs, beta: 1, c: Y, ldc: outputs)
+                        }
+                        for j in stride(from: 0, to: outputs, by: 64) {
+                            let block: UnsafePointer<Float> = blocked ? UnsafePointer(blockedW + (j / 64) * inputs * 64) : W + j
+                            let width = min(64, outputs - j)
+                            for c in 0..<chunks {
+                                for r in samples {
+                                    let mark = marks + r * marksPerSample, out = Y + r * outputs + j
+                                    guard c == 0 || mark[c + 1] > mark[c] else { continue }
+                                    Kernels.combineRows(count: mark[c + 1] - mark[c], terms: terms + mark[c], stride: rowStride,
+                                                        base: block, width: width, initial: c == 0 ? b + j : UnsafePointer(out),
+                                                        out: out)
+                                }
+                            }
                         }
                     }
                 }
             }
         }
+        return y
+    }
+
+    /// y = b + x·W through BLAS, for dense batches.
+    private func denseForward(_ x: Tensor, into y: inout Tensor, mode: Mode) {
+        let n = x.rows
+        x.withUnsafeBufferPointer { px in
+            weight.value.withUnsafeBufferPointer { pw in
+                bias.value.withUnsafeBufferPointer { pb in
+                    y.withUnsafeMutableBufferPointer { py in
+                        let (X, W, b, Y) = (px.baseAddress!, pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
+                        for r in 0..<n { (Y + r * outputs).update(from: b, count: outputs) }  // y = b
+                        BLAS.gemm(transposeA: false, transposeB: false, m: n, n: outputs, k: inputs,  // y += x·W
+                                  a: X, lda: inputs, b: W, ldb: outputs, beta: 1, c: Y, ldc: outputs)
+                    }
+                }
+            }
+        }
+        columnListsBuilt = false
         if mode == .training {
             input = x
-            inputWasSparse = sparse
+            inputWasSparse = false
         }
-        return y
     }
 
     public func backward(_ g: Tensor, needsInputGradient: Bool) -> Tensor {
@@ -168,129 +280,53 @@ public final class Dense: Layer {
         return dx.reshaped(input.shape)
     }
 
-    /// Copies W's columns in blocks of 64 into `blockedWeight`, block after block: block b holds
-    /// W[k, 64b ..< 64b + 64] at k·64 (the last block's rows padded to 64).
-    private func copyColumnBlocks(_ W: UnsafePointer<Float>) {
-        let blocks = (outputs + 63) / 64
-        if blockedWeight.count != blocks * inputs * 64 { blockedWeight = [Float](repeating: 0, count: blocks * inputs * 64) }
-        blockedWeight.withUnsafeMutableBufferPointer { p in
-            let out = p.baseAddress!
-            for b in 0..<blocks {
-                let j = b * 64, width = min(64, outputs - j)
-                for k in 0..<inputs { (out + (b * inputs + k) * 64).update(from: W + k * outputs + j, count: width) }
-            }
+    /// Copies rows `rows` of W [inputs, outputs] into its column blocks at `out`, block after block: block b
+    /// holds W[k, 64b ..< 64b + 64] at (b·inputs + k)·64 (the last block's rows padded to 64, padding unread).
+    private static func copyColumnBlocks(_ matrix: UnsafePointer<Float>, rows: Range<Int>, rowCount: Int, columns: Int,
+                                         into out: UnsafeMutablePointer<Float>) {
+        for j in stride(from: 0, to: columns, by: 64) {
+            let width = min(64, columns - j), block = out + (j / 64) * rowCount * 64
+            for k in rows { (block + k * 64).update(from: matrix + k * columns + j, count: width) }
         }
     }
 
-    /// Lists the nonzeros of x [n, inputs] by sample: offsets k·`rowStride` (the row of input k in W, or in
-    /// a block of `blockedWeight`) and values x[r,k]. `total` is the number of nonzeros in x, already
-    /// counted by `forward`.
-    private func gatherRowNonzeros(_ X: UnsafePointer<Float>, batch n: Int, total: Int, rowStride: Int) {
-        if rowStart.count != n + 1 { rowStart = [Int](repeating: 0, count: n + 1) }
-        if entryOffset.count < total {
-            entryOffset = [Int32](repeating: 0, count: total)
-            entryValue = [Float](repeating: 0, count: total)
-            entryInput = [Int32](repeating: 0, count: total)
-        }
-        rowStart.withUnsafeMutableBufferPointer { start in
-            entryOffset.withUnsafeMutableBufferPointer { off in
-                entryValue.withUnsafeMutableBufferPointer { val in
-                entryInput.withUnsafeMutableBufferPointer { input in
-                    var e = 0
-                    for r in 0..<n {
-                        start[r] = e
-                        let xr = X + r * inputs
-                        for k in 0..<inputs where xr[k] != 0 {
-                            off[e] = Int32(k * rowStride); val[e] = xr[k]; input[e] = Int32(k); e += 1
-                        }
-                    }
-                    start[n] = e
-                }
-                }
-            }
-        }
-    }
-
-    /// ∂L/∂W[k] = Σ_n x[n,k]·g[n] for the inputs k that are nonzero somewhere in the batch; the other
-    /// rows are zero and are left unwritten, which `weight.gradientRows` records.
+    /// ∂L/∂W[k] = Σ_n x[n,k]·g[n] for the inputs k that are nonzero somewhere in the batch, from the lists
+    /// the forward pass made; the other rows are zero and are left unwritten, which `weight.gradientRows`
+    /// records.
     private func sparseWeightGradient(_ g: UnsafePointer<Float>, batch n: Int) {
-        if n == 1 {
-            // One sample: its nonzero inputs are the rows, ∂L/∂W[k] = x[k]·g.
-            var rows: [Int] = []
-            rows.reserveCapacity(rowStart[1])
-            entryInput.withUnsafeBufferPointer { input in
-                entryValue.withUnsafeBufferPointer { val in
-                    weight.gradient.withUnsafeMutableBufferPointer { pdw in
-                        var zero: Int32 = 0
-                        for e in 0..<rowStart[1] {
-                            let k = Int(input[e])
-                            rows.append(k)
-                            Kernels.combineRows(count: 1, scales: val.baseAddress! + e, offsets: &zero, base: g,
-                                                width: outputs, initial: nil, out: pdw.baseAddress! + k * outputs)
-                        }
+        let outputs = self.outputs
+        weight.gradient.withUnsafeMutableBufferPointer { pdw in
+            let dW = pdw.baseAddress!
+            if !columnListsBuilt {
+                // One sample: its nonzero inputs are the rows, ∂L/∂W[k] = x[k]·g.
+                precondition(n == 1, "Dense.backward: the last forward pass did not list its nonzeros by input")
+                let (e0, e1) = (entryMark.pointer[0], entryMark.pointer[chunks])
+                let terms = entries.pointer
+                for e in e0..<e1 {
+                    var term = RowTerm(scale: terms[e].scale, row: 0)
+                    Kernels.combineRows(count: 1, terms: &term, stride: 0, base: g, width: outputs,
+                                        initial: nil, out: dW + Int(terms[e].row) * outputs)
+                }
+                weight.gradientRows = (e0..<e1).map { Int(terms[$0].row) }
+                return
+            }
+            let starts = columnStart.pointer, terms = columnEntries.pointer
+            // ∂L/∂y read in 64-column blocks, block by block (each 64 of the n rows' columns, laid out
+            // contiguously so that a block stays in the first-level cache while every row of W uses it).
+            let gBlocks = gradientBlocks.reserve((outputs + 63) / 64 * n * 64)
+            Self.copyColumnBlocks(g, rows: 0..<n, rowCount: n, columns: outputs, into: gBlocks)
+            Parallel.forEachBalancedRange(inputs, starts: starts, minimumTotal: 4096) { ks in
+                for j in stride(from: 0, to: outputs, by: 64) {
+                    let block = UnsafePointer(gBlocks + (j / 64) * n * 64)
+                    for k in ks where starts[k + 1] > starts[k] {
+                        let e0 = starts[k]
+                        // ∂L/∂W[k] = Σ_n x[n,k]·g[n]
+                        Kernels.combineRows(count: starts[k + 1] - e0, terms: terms + e0, stride: 64, base: block,
+                                            width: min(64, outputs - j), initial: nil, out: dW + k * outputs + j)
                     }
                 }
             }
-            weight.gradientRows = rows
-            return
+            weight.gradientRows = (0..<inputs).filter { starts[$0 + 1] > starts[$0] }
         }
-        if columnCount.count != inputs {
-            columnCount = [Int](repeating: 0, count: inputs)
-            columnStart = [Int](repeating: 0, count: inputs + 1)
-        }
-        let total = rowStart[n]
-        if columnEntryOffset.count < total {
-            columnEntryOffset = [Int32](repeating: 0, count: total)
-            columnEntryValue = [Float](repeating: 0, count: total)
-        }
-        var rows: [Int] = []
-        // Regroup the forward pass's lists by input column (a counting sort), samples in increasing order.
-        rowStart.withUnsafeBufferPointer { rstart in
-            entryInput.withUnsafeBufferPointer { input in
-                entryValue.withUnsafeBufferPointer { rval in
-                    columnCount.withUnsafeMutableBufferPointer { count in
-                        count.update(repeating: 0)
-                        for e in 0..<total { count[Int(input[e])] += 1 }
-                        columnStart.withUnsafeMutableBufferPointer { start in
-                            start[0] = 0
-                            for k in 0..<inputs { start[k + 1] = start[k] + count[k] }
-                            columnEntryOffset.withUnsafeMutableBufferPointer { coff in
-                                columnEntryValue.withUnsafeMutableBufferPointer { cval in
-                                    var fill = Array(start.prefix(inputs))
-                                    for r in 0..<n {
-                                        for e in rstart[r]..<rstart[r + 1] {
-                                            let k = Int(input[e])
-                                            coff[fill[k]] = Int32(r * outputs); cval[fill[k]] = rval[e]; fill[k] += 1
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        rows = (0..<inputs).filter { count[$0] > 0 }
-                    }
-                }
-            }
-        }
-        columnCount.withUnsafeBufferPointer { count in
-            columnStart.withUnsafeBufferPointer { start in
-                columnEntryOffset.withUnsafeBufferPointer { coff in
-                    columnEntryValue.withUnsafeBufferPointer { cval in
-                        weight.gradient.withUnsafeMutableBufferPointer { pdw in
-                            let dW = pdw.baseAddress!
-                            Parallel.forEachBalancedRange(count, minimumTotal: 4096) { ks in
-                                for k in ks where count[k] > 0 {
-                                    let e0 = start[k]
-                                    // ∂L/∂W[k] = Σ_n x[n,k]·g[n]
-                                    Kernels.combineRows(count: start[k + 1] - e0, scales: cval.baseAddress! + e0,
-                                                        offsets: coff.baseAddress! + e0, base: g, width: outputs,
-                                                        initial: nil, out: dW + k * outputs)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        weight.gradientRows = rows
     }
 }

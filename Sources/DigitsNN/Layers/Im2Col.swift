@@ -108,31 +108,6 @@ enum Im2Col {
     }
 }
 
-/// A block of `Float`s a layer keeps between calls; it grows when asked for more and never shrinks.
-final class ScratchBuffer {
-    private(set) var pointer: UnsafeMutablePointer<Float>
-    private(set) var capacity: Int
-
-    init() {
-        pointer = .allocate(capacity: 1)
-        pointer.initialize(to: 0)
-        capacity = 1
-    }
-
-    /// A pointer to at least `count` elements (contents unspecified after growing).
-    func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if count > capacity {
-            pointer.deallocate()
-            pointer = .allocate(capacity: count)
-            pointer.initialize(repeating: 0, count: count)
-            capacity = count
-        }
-        return pointer
-    }
-
-    deinit { pointer.deallocate() }
-}
-
 /// A convolution over one input channel with stride 1, computed directly rather than through im2col: the
 /// first layer of every convolutional recipe, where the column matrix would copy each pixel KH·KW times
 /// and the product's inner dimension (KH·KW) is too short for BLAS to run well. Same sums as the

@@ -88,7 +88,7 @@ public final class RMSprop: Optimizer {
             var vi = UnsafeRawPointer(v + i).loadUnaligned(as: V.self)
             var wi = UnsafeRawPointer(w + i).loadUnaligned(as: V.self)
             vi = r * vi + oneMinusR * gi * gi                    // v ← ρ v + (1 − ρ) g²
-            wi -= e * gi / (vi.squareRoot() + eps)             // w ← w − η g / (√v + ε)
+            wi -= e * gi / (Kernels.squareRoot(vi) + eps)      // w ← w − η g / (√v + ε)
             UnsafeMutableRawPointer(v + i).storeBytes(of: vi, as: V.self)
             UnsafeMutableRawPointer(w + i).storeBytes(of: wi, as: V.self)
             i += 8
