@@ -2,7 +2,8 @@
 // digits: handwritten digit recognition, from first principles to a daily tool.
 //
 // Targets, each depending only on those above it:
-//   CBLAS, CZlib        C libraries (OpenBLAS, zlib) as system-library modules
+//   CBLAS, CZlib, CPNG, C libraries as system-library modules: OpenBLAS, zlib, libpng, libjpeg-turbo
+//   CJPEG, CDeflate     and libdeflate (which inflates a PNG's image data in one call)
 //   DigitsTensor        tensor core: Float32 storage with a shape, kernels, BLAS products, seeded RNG
 //   DigitsNN            layers, losses, optimizers, sequential models
 //   DigitsData          IDX files (raw or gzip), MNIST location and download, mini-batches; the file
@@ -58,6 +59,10 @@ let package = Package(
             name: "CJPEG",
             providers: [.apt(["libjpeg62-turbo-dev"]), .brew(["jpeg-turbo"])]
         ),
+        .systemLibrary(
+            name: "CDeflate",
+            providers: [.apt(["libdeflate-dev"]), .brew(["libdeflate"])]
+        ),
         .target(
             name: "DigitsTensor",
             dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
@@ -75,7 +80,7 @@ let package = Package(
         ),
         .target(
             name: "DigitsImaging",
-            dependencies: ["DigitsTensor", "CPNG", "CJPEG"],
+            dependencies: ["DigitsTensor", "CPNG", "CJPEG", "CDeflate"],
             swiftSettings: unsafeFlagsRelease
         ),
         .target(

@@ -81,7 +81,7 @@ public final class DigitRecognizer {
 
     /// Decodes an encoded picture, prepares it and classifies it; `source` names it in errors.
     public func recognize(encoded bytes: [UInt8], source: String) throws -> Recognition {
-        // The preprocessor works at MNISTPreprocessor.workingSize at most, so a large JPEG need not be decoded whole.
+        // The preprocessor works at MNISTPreprocessor.workingSize at most, so a large JPEG or PNG need not be decoded whole.
         try recognize(ImageDecoder.decode(bytes, source: source, limits: limits, reducingTo: MNISTPreprocessor.workingSize))
     }
 

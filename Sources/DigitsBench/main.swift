@@ -93,7 +93,7 @@ func inferenceBenchmark(modelPath: String, data: MNIST) throws {
         _ = try recognizer.recognize(encoded: jpeg, source: "photo.jpg")
         if i >= 10 { fromJPEG.append(now() - t0) }
     }
-    // Where the photo's time goes: decoding alone (as the recognizer asks: a JPEG may come back smaller),
+    // Where the photo's time goes: decoding alone (as the recognizer asks: a JPEG or PNG may come back smaller),
     // then decoding and preparing.
     for (name, file) in [("PNG", png), ("JPEG", jpeg)] {
         var decodeOnly: [Double] = [], decodeAndPrepare: [Double] = []

@@ -49,16 +49,23 @@ public struct GrayImage: Equatable, Sendable {
         var pixels = [Float](repeating: 0, count: bytes.count)
         bytes.withUnsafeBufferPointer { b in
             pixels.withUnsafeMutableBufferPointer { p in
-                var i = 0
-                while i + 16 <= b.count {
-                    let v = SIMD16<Float>(UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: SIMD16<UInt8>.self)) / 255
-                    UnsafeMutableRawPointer(p.baseAddress! + i).storeBytes(of: v, as: SIMD16<Float>.self)
-                    i += 16
-                }
-                while i < b.count { p[i] = Float(b[i]) / 255; i += 1 }
+                guard let from = b.baseAddress, let to = p.baseAddress else { return }
+                Self.levels(from, to, count: b.count)
             }
         }
         self.pixels = pixels
+    }
+
+    /// Writes the `count` 8-bit grey levels at `from` to `to` as intensities in [0, 1] (level / 255).
+    @inline(__always)
+    static func levels(_ from: UnsafePointer<UInt8>, _ to: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 16 <= count {
+            let v = SIMD16<Float>(UnsafeRawPointer(from + i).loadUnaligned(as: SIMD16<UInt8>.self)) / 255
+            UnsafeMutableRawPointer(to + i).storeBytes(of: v, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < count { to[i] = Float(from[i]) / 255; i += 1 }
     }
 
     /// A picture holding `pixels` that the caller has made sure are in [0, 1] already (decoders).

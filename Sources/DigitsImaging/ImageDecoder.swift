@@ -12,9 +12,12 @@ public enum ImageDecoder {
     ///   - bytes: the whole encoded file.
     ///   - source: a name for messages, usually the path.
     ///   - limits: encoded-size and pixel-count bounds checked before decoding.
-    ///   - minimumSide: when given, a large JPEG may come back shrunk by 2, 4 or 8 (libjpeg's scaled inverse
-    ///     DCT, much faster than decoding every pixel) as long as its longer side stays at least this long;
-    ///     other formats always come back at full size.
+    ///   - minimumSide: when given, a large JPEG or PNG may come back shrunk by 2, 4 or 8 on each side (sizes
+    ///     rounded up), much faster than decoding every pixel, by the largest factor that keeps its longer side at
+    ///     least this long: a JPEG through libjpeg's scaled inverse DCT, a PNG as the average of each 2×2, 4×4 or 8×8
+    ///     block (those at the right and bottom edges averaged over the pixels they hold). PNGs that libpng
+    ///     reads (palette, 16-bit, fewer than 8 bits, interlaced, with transparency or an unusual gamma) and
+    ///     PGM/PPM always come back at full size.
     /// - Throws: `ImageError` naming `source`, the problem and the remedy.
     public static func decode(_ bytes: [UInt8], source: String, limits: ImageLimits = .default,
                               reducingTo minimumSide: Int? = nil) throws -> GrayImage {
@@ -26,10 +29,20 @@ public enum ImageDecoder {
             throw ImageError.unknownFormat(source: source, detail: describeUnknown(bytes))
         }
         switch format {
-        case .png: return try PNGCodec.decode(bytes, source: source, limits: limits)
+        case .png: return try PNGCodec.decode(bytes, source: source, limits: limits, reducingTo: minimumSide)
         case .jpeg: return try JPEGDecoder.decode(bytes, source: source, limits: limits, reducingTo: minimumSide)
         case .pgm, .ppm: return try NetpbmDecoder.decode(bytes, source: source, limits: limits)
         }
+    }
+
+    /// The factor, 1, 2, 4 or 8, by which a `width × height` picture may be shrunk on each side (rounding up)
+    /// with its longer side still at least `minimumSide` pixels: the largest such, 1 without `minimumSide`.
+    static func reduction(width: Int, height: Int, minimumSide: Int?) -> Int {
+        guard let minimumSide else { return 1 }
+        let longer = max(width, height)
+        var factor = 1
+        while factor < 8 && (longer + 2 * factor - 1) / (2 * factor) >= minimumSide { factor *= 2 }
+        return factor
     }
 
     /// The format whose magic bytes begin `bytes`, or nil.

@@ -33,7 +33,7 @@ public struct ImageLimits: Equatable, Sendable {
 
 /// The picture formats that `ImageDecoder` reads.
 public enum ImageFormat: String, Equatable, Sendable {
-    /// Portable Network Graphics, decoded by libpng.
+    /// Portable Network Graphics, decoded by digits' own decoder (with libdeflate) or, for the rarer kinds, by libpng.
     case png = "PNG"
     /// JPEG (JFIF/Exif), decoded by libjpeg-turbo.
     case jpeg = "JPEG"

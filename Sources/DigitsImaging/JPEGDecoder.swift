@@ -40,11 +40,7 @@ enum JPEGDecoder {
     /// is still at least `minimumSide` pixels.
     static func decode(_ bytes: [UInt8], source: String, limits: ImageLimits, reducingTo minimumSide: Int? = nil) throws -> GrayImage {
         let header = try JPEGHeader.parse(bytes, source: source, limits: limits)
-        var denominator = 1
-        if let minimumSide {
-            let longer = max(header.width, header.height)
-            while denominator < 8 && (longer + 2 * denominator - 1) / (2 * denominator) >= minimumSide { denominator *= 2 }
-        }
+        let denominator = ImageDecoder.reduction(width: header.width, height: header.height, minimumSide: minimumSide)
         // libjpeg's scaled size: each side divided by the denominator, rounded up.
         let width = (header.width + denominator - 1) / denominator, height = (header.height + denominator - 1) / denominator
         let components = header.components

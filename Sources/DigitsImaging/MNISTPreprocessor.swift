@@ -6,7 +6,7 @@
 // this way, so we make the user's digit the same way, after first turning a photograph into clean ink:
 //
 //   1. shrink large pictures to at most 160 px on the long side (area averaging; `DigitRecognizer` has a
-//      large JPEG decoded at 1/2, 1/4 or 1/8 of its size first, as long as 160 px remain);
+//      large JPEG or PNG decoded at 1/2, 1/4 or 1/8 of its size first, as long as 160 px remain);
 //   2. polarity: the background is the border's tone; if it is the lighter side, invert so ink is bright;
 //   3. background: subtract a morphological opening (a min then max filter wider than any stroke), blurred,
 //      which removes uneven lighting and paper tone and leaves only the strokes (a "top-hat" transform);

@@ -4,17 +4,26 @@
 // Before libpng sees the file we walk its chunk list ourselves: the IHDR gives the size, checked against
 // ImageLimits (a header claiming 100000x100000 is refused from its first 33 bytes, nothing allocated), and a
 // chunk list that runs off the end of the file is reported as truncated rather than as libpng's generic error.
+// The common PNGs (8-bit grey or colour, with or without alpha, not interlaced) never reach libpng: PNGDecoder
+// reads them faster, to the same pixels, and can shrink them while it reads.
 
 import CPNG
 
-/// Reads and writes PNG files with libpng.
+/// Reads and writes PNG files with libpng (reading the common ones with `PNGDecoder`).
 enum PNGCodec {
     /// The eight bytes every PNG file begins with.
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
-    static func decode(_ bytes: [UInt8], source: String, limits: ImageLimits) throws -> GrayImage {
-        let (width, height) = try checkStructure(bytes, source: source, limits: limits)
+    /// Decodes a PNG to grey; with `minimumSide`, one that `PNGDecoder` reads may come back shrunk by 2, 4 or 8
+    /// (the box average), as long as its longer side stays at least `minimumSide` pixels.
+    static func decode(_ bytes: [UInt8], source: String, limits: ImageLimits, reducingTo minimumSide: Int? = nil) throws -> GrayImage {
+        let structure = try checkStructure(bytes, source: source, limits: limits)
+        if let image = try PNGDecoder.decode(bytes, structure, source: source, reducingTo: minimumSide) { return image }
+        return try decodeWithLibpng(bytes, width: structure.width, height: structure.height, source: source)
+    }
 
+    /// Decodes a PNG of the given size (from `checkStructure`) with libpng, at full size.
+    static func decodeWithLibpng(_ bytes: [UInt8], width: Int, height: Int, source: String) throws -> GrayImage {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         let began = bytes.withUnsafeBytes { raw in
@@ -54,15 +63,14 @@ enum PNGCodec {
 
         var grey = [Float](repeating: 1, count: width * height)
         for p in 0..<grey.count {
-            let y = ImageDecoder.luminance(rgba[4 * p], rgba[4 * p + 1], rgba[4 * p + 2])
-            let a = Float(rgba[4 * p + 3]) / 255
-            grey[p] = min(1, a * y + (1 - a))  // composite onto white
+            grey[p] = PNGDecoder.onWhite(rgba[4 * p], rgba[4 * p + 1], rgba[4 * p + 2], alpha: rgba[4 * p + 3])
         }
         return GrayImage(width: width, height: height, unitPixels: grey)
     }
 
-    /// Checks the signature and IHDR, applies `limits`, and walks the chunks to IEND; returns the size.
-    static func checkStructure(_ b: [UInt8], source: String, limits: ImageLimits) throws -> (Int, Int) {
+    /// Checks the signature and IHDR, applies `limits`, and walks the chunks to IEND; returns the size and
+    /// the chunk list.
+    static func checkStructure(_ b: [UInt8], source: String, limits: ImageLimits) throws -> PNGStructure {
         func be32(_ i: Int) -> Int { Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3]) }
         guard b.starts(with: signature) else {
             throw ImageError.corrupt(source: source, format: .png, detail: "the PNG signature is damaged")
@@ -70,13 +78,14 @@ enum PNGCodec {
         guard b.count >= 8 + 8 + 13 else {
             throw ImageError.truncated(source: source, format: .png, detail: "\(b.count) bytes, too short for the IHDR header")
         }
-        guard Array(b[12..<16]) == Array("IHDR".utf8), be32(8) == 13 else {
+        guard be32(12) == PNGStructure.IHDR, be32(8) == 13 else {
             throw ImageError.corrupt(source: source, format: .png, detail: "the first chunk is not a 13-byte IHDR")
         }
         let width = be32(16), height = be32(20)
         try limits.check(width: width, height: height, source: source, format: .png)
 
         // Walk the chunk list: length (4) type (4) data (length) CRC (4), until IEND.
+        var chunks: [PNGStructure.Chunk] = []
         var pos = 8
         var sawData = false
         while true {
@@ -88,22 +97,24 @@ enum PNGCodec {
             guard length <= 0x7FFF_FFFF else {
                 throw ImageError.corrupt(source: source, format: .png, detail: "chunk at byte \(pos) has length \(length)")
             }
-            let type = Array(b[(pos + 4)..<(pos + 8)])
-            guard type.allSatisfy({ (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else {
+            let letters = b[(pos + 4)..<(pos + 8)]
+            guard letters.allSatisfy({ (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else {
                 throw ImageError.corrupt(source: source, format: .png, detail: "chunk at byte \(pos) has an invalid type")
             }
             guard pos + 12 + length <= b.count else {
                 throw ImageError.truncated(source: source, format: .png,
-                                           detail: "chunk \(String(decoding: type, as: UTF8.self)) at byte \(pos) needs \(length + 12) bytes, \(b.count - pos) remain")
+                                           detail: "chunk \(String(decoding: letters, as: UTF8.self)) at byte \(pos) needs \(length + 12) bytes, \(b.count - pos) remain")
             }
-            if type == Array("IDAT".utf8) { sawData = true }
-            if type == Array("IEND".utf8) { break }
+            let type = be32(pos + 4)
+            chunks.append(PNGStructure.Chunk(type: type, data: (pos + 8)..<(pos + 8 + length)))
+            if type == PNGStructure.IDAT { sawData = true }
+            if type == PNGStructure.IEND { break }
             pos += 12 + length
         }
         guard sawData else {
             throw ImageError.corrupt(source: source, format: .png, detail: "no IDAT chunk holds image data")
         }
-        return (width, height)
+        return PNGStructure(width: width, height: height, chunks: chunks)
     }
 
     /// Encodes `image` as an 8-bit greyscale PNG with png_image_write_to_memory.
@@ -158,4 +169,36 @@ enum PNGCodec {
             return text.isEmpty ? "unknown error" : String(decoding: text, as: UTF8.self)
         }
     }
+}
+
+/// A PNG file's size and chunk list, as `PNGCodec.checkStructure` finds them.
+struct PNGStructure {
+    /// One chunk of the file.
+    struct Chunk {
+        /// The chunk's four-letter type as a big-endian number (see the constants below).
+        let type: Int
+        /// Where the chunk's data lies in the file; its type is the 4 bytes before, its CRC the 4 bytes after.
+        let data: Range<Int>
+    }
+
+    /// The picture's size from the IHDR, within the limits the file was checked against.
+    let width: Int, height: Int
+    /// Every chunk from the IHDR to the IEND, in file order.
+    let chunks: [Chunk]
+
+    /// "IHDR", the header.
+    static let IHDR = 0x4948_4452
+    /// "PLTE", the palette.
+    static let PLTE = 0x504C_5445
+    /// "IDAT", image data.
+    static let IDAT = 0x4944_4154
+    /// "IEND", the end.
+    static let IEND = 0x4945_4E44
+    /// "tRNS", transparency for pictures without an alpha channel.
+    static let tRNS = 0x7452_4E53
+    /// "gAMA", the samples' gamma.
+    static let gAMA = 0x6741_4D41
+
+    /// Whether a chunk of `type` is critical (its first letter is upper-case): a decoder must understand it.
+    static func isCritical(_ type: Int) -> Bool { type & 0x2000_0000 == 0 }
 }

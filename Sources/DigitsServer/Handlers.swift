@@ -98,7 +98,7 @@ struct Handlers: Sendable {
                 let png = try encodePNG(GrayImage(width: PreparedDigit.side, height: PreparedDigit.side, pixels: pixels))
                 return jsonResponse(PredictionBody(recognition, inputPNG: png))
             }
-            // One digit: the preprocessor works at MNISTPreprocessor.workingSize, so a large JPEG need not be decoded whole.
+            // One digit: the preprocessor works at MNISTPreprocessor.workingSize, so a large JPEG or PNG need not be decoded whole.
             let image = try decodeImage(body, reducingTo: MNISTPreprocessor.workingSize)
             let prepared: PreparedDigit
             do {

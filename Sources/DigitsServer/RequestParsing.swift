@@ -92,7 +92,7 @@ public enum RequestParsing {
     }
 
     /// Decodes an encoded picture (PNG, JPEG, PGM/PPM); undecodable bytes are 400, pictures above `limits` 413.
-    /// With `minimumSide`, a large JPEG may come back shrunk, its longer side still at least that long.
+    /// With `minimumSide`, a large JPEG or PNG may come back shrunk, its longer side still at least that long.
     public static func image(from body: [UInt8], limits: ImageLimits, reducingTo minimumSide: Int? = nil) throws(APIError) -> GrayImage {
         do {
             return try ImageDecoder.decode(body, source: "request body", limits: limits, reducingTo: minimumSide)
