@@ -122,42 +122,51 @@ enum DirectConvolution {
     /// x [H, W] into y [O, OH, OW].
     ///
     /// The sample is first copied inside a zero border (so no tap needs an edge test), wide enough for whole
-    /// 8-lane pieces of an output row; each piece then stays in a register while all KH·KW taps are added
-    /// to it, in the order p, q, as fused multiply-adds.
+    /// groups of 32 outputs. Two output channels and 32 outputs of a row (eight 8-lane registers) are then
+    /// computed together: each tap's four input loads serve both channels. Every output adds its taps to
+    /// the bias in the order p, q, as fused multiply-adds.
     static func forward(_ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, weights w: UnsafePointer<Float>,
                         bias b: UnsafePointer<Float>, outputs O: Int, into y: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
-        let (H, W, OH, OW, KH, KW) = (g.height, g.width, g.outputHeight, g.outputWidth, g.kernelHeight, g.kernelWidth)
-        let pieces = (OW + 7) / 8
-        let PH = OH + KH - 1, PW = pieces * 8 + KW - 1
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: PH * PW) { buffer in
-            let xp = buffer.baseAddress!
-            xp.initialize(repeating: 0, count: PH * PW)
-            for r in 0..<H where r + g.padTop >= 0 && r + g.padTop < PH {
-                for c in 0..<W where c + g.padLeft >= 0 && c + g.padLeft < PW {
-                    xp[(r + g.padTop) * PW + c + g.padLeft] = x[r * W + c]
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        let (OH, OW, KH, KW) = (g.outputHeight, g.outputWidth, g.kernelHeight, g.kernelWidth)
+        let taps = KH * KW, groups = (OW + 31) / 32
+        let PH = OH + KH - 1, PW = groups * 32 + KW - 1
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: PH * PW + taps) { buffer in
+            let xp = buffer.baseAddress!, zeroKernel = xp + PH * PW   // the partner of an odd last channel
+            xp.initialize(repeating: 0, count: PH * PW + taps)
+            copyPadded(x, g, into: xp, rows: PH, width: PW)
+            /// Stores the 32 outputs in `v` from column j of an output row, those inside the row.
+            @inline(__always) func store(_ v: (V, V, V, V), _ row: UnsafeMutablePointer<Float>, _ j: Int) {
+                @inline(__always) func piece(_ piece: V, _ at: Int) {
+                    if at + 8 <= OW {
+                        UnsafeMutableRawPointer(row + at).storeBytes(of: piece, as: V.self)
+                    } else if at < OW {
+                        for l in 0..<(OW - at) { row[at + l] = piece[l] }
+                    }
                 }
+                piece(v.0, j); piece(v.1, j + 8); piece(v.2, j + 16); piece(v.3, j + 24)
             }
-            for o in 0..<O {
-                let plane = y + o * OH * OW, kernel = w + o * KH * KW
-                let bias = V(repeating: b[o])
+            for o in stride(from: 0, to: O, by: 2) {
+                let pair = o + 1 < O
+                let k0 = w + o * taps, k1 = pair ? w + (o + 1) * taps : UnsafePointer(zeroKernel)
+                let b0 = V(repeating: b[o]), b1 = V(repeating: pair ? b[o + 1] : 0)
                 for i in 0..<OH {
-                    for piece in 0..<pieces {
-                        let j = piece * 8
-                        var acc = bias
+                    for group in 0..<groups {
+                        let j = group * 32
+                        var (a0, a1, a2, a3) = (b0, b0, b0, b0), (c0, c1, c2, c3) = (b1, b1, b1, b1)
                         for p in 0..<KH {
                             let row = xp + (i + p) * PW + j
                             for q in 0..<KW {
-                                // y[o, i, j…j+7] += W[o, p, q] · x[i − pt + p, j − pl + q …]
-                                acc.addProduct(V(repeating: kernel[p * KW + q]), UnsafeRawPointer(row + q).loadUnaligned(as: V.self))
+                                // y[o, i, j…j+31] += W[o, p, q] · x[i − pt + p, j − pl + q …], and for o + 1
+                                let w0 = V(repeating: k0[p * KW + q]), w1 = V(repeating: k1[p * KW + q])
+                                let x0 = load(row + q), x1 = load(row + q + 8), x2 = load(row + q + 16), x3 = load(row + q + 24)
+                                a0.addProduct(w0, x0); a1.addProduct(w0, x1); a2.addProduct(w0, x2); a3.addProduct(w0, x3)
+                                c0.addProduct(w1, x0); c1.addProduct(w1, x1); c2.addProduct(w1, x2); c3.addProduct(w1, x3)
                             }
                         }
-                        let out = plane + i * OW + j
-                        if j + 8 <= OW {
-                            UnsafeMutableRawPointer(out).storeBytes(of: acc, as: V.self)
-                        } else {
-                            for l in 0..<(OW - j) { out[l] = acc[l] }
-                        }
+                        store((a0, a1, a2, a3), y + (o * OH + i) * OW, j)
+                        if pair { store((c0, c1, c2, c3), y + ((o + 1) * OH + i) * OW, j) }
                     }
                 }
             }
@@ -166,30 +175,60 @@ enum DirectConvolution {
 
     /// ∂L/∂W[o, p, q] = Σ_{i,j} g[o, i, j] · x[i − pt + p, j − pl + q] for one sample x [H, W] and its output
     /// gradient g [O, OH, OW], written (not added) to dW [O, KH, KW].
+    ///
+    /// Over the zero-bordered sample and the output gradient's rows padded with zeros to whole 8-lane
+    /// pieces, two channels and four taps q at a time: eight running sums of 8 lanes each, every input load
+    /// serving both channels and every gradient load four taps. Each sum runs over i, then the pieces j, and
+    /// ends adding its 8 lanes: a fixed order, whatever the thread.
     static func weightGradient(_ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, outputGradient dy: UnsafePointer<Float>,
                                outputs O: Int, into dW: UnsafeMutablePointer<Float>) {
-        let (W, OH, OW, KH, KW) = (g.width, g.outputHeight, g.outputWidth, g.kernelHeight, g.kernelWidth)
-        for o in 0..<O {
-            let plane = dy + o * OH * OW
-            for p in 0..<KH {
-                let rows = ConvolutionGeometry.insideOutputs(kernelOffset: p, pad: g.padTop, stride: 1, size: g.height, outputs: OH)
-                for q in 0..<KW {
-                    let cols = ConvolutionGeometry.insideOutputs(kernelOffset: q, pad: g.padLeft, stride: 1, size: W, outputs: OW)
-                    // Eight running sums across j, then the rest one by one: a fixed order, whatever the thread.
-                    var lanes = SIMD8<Float>(), rest: Float = 0
-                    for i in rows {
-                        let grad = plane + i * OW, input = x + (i - g.padTop + p) * W + (q - g.padLeft)
-                        var j = cols.lowerBound
-                        while j + 8 <= cols.upperBound {
-                            let a = UnsafeRawPointer(grad + j).loadUnaligned(as: SIMD8<Float>.self)
-                            let v = UnsafeRawPointer(input + j).loadUnaligned(as: SIMD8<Float>.self)
-                            lanes.addProduct(a, v)
-                            j += 8
-                        }
-                        while j < cols.upperBound { rest += grad[j] * input[j]; j += 1 }
-                    }
-                    dW[(o * KH + p) * KW + q] = lanes.sum() + rest
+        typealias V = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        let (OH, OW, KH, KW) = (g.outputHeight, g.outputWidth, g.kernelHeight, g.kernelWidth)
+        let pieces = (OW + 7) / 8, GW = pieces * 8
+        let PH = OH + KH - 1, PW = GW + KW - 1 + 3   // + 3: a group of four taps may run past the last one
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: PH * PW + 2 * OH * GW) { buffer in
+            let xp = buffer.baseAddress!, gp = xp + PH * PW   // then two padded gradient planes
+            xp.initialize(repeating: 0, count: PH * PW + 2 * OH * GW)
+            copyPadded(x, g, into: xp, rows: PH, width: PW)
+            for o in stride(from: 0, to: O, by: 2) {
+                let pair = o + 1 < O
+                for i in 0..<OH {
+                    (gp + i * GW).update(from: dy + (o * OH + i) * OW, count: OW)
+                    if pair { (gp + (OH + i) * GW).update(from: dy + ((o + 1) * OH + i) * OW, count: OW) }
                 }
+                if !pair { (gp + OH * GW).update(repeating: 0, count: OH * GW) }
+                for p in 0..<KH {
+                    for q0 in stride(from: 0, to: KW, by: 4) {
+                        var (a0, a1, a2, a3) = (V(), V(), V(), V()), (c0, c1, c2, c3) = (V(), V(), V(), V())
+                        for i in 0..<OH {
+                            let row = xp + (i + p) * PW + q0, g0 = gp + i * GW, g1 = g0 + OH * GW
+                            for j in stride(from: 0, to: GW, by: 8) {
+                                // Σ g[o, i, j…] · x[i − pt + p, j − pl + q …] for q = q0 … q0 + 3, and for o + 1
+                                let u = load(g0 + j), v = load(g1 + j)
+                                let x0 = load(row + j), x1 = load(row + j + 1), x2 = load(row + j + 2), x3 = load(row + j + 3)
+                                a0.addProduct(u, x0); a1.addProduct(u, x1); a2.addProduct(u, x2); a3.addProduct(u, x3)
+                                c0.addProduct(v, x0); c1.addProduct(v, x1); c2.addProduct(v, x2); c3.addProduct(v, x3)
+                            }
+                        }
+                        let sums = (SIMD4(a0.sum(), a1.sum(), a2.sum(), a3.sum()), SIMD4(c0.sum(), c1.sum(), c2.sum(), c3.sum()))
+                        for t in 0..<min(4, KW - q0) {
+                            dW[(o * KH + p) * KW + q0 + t] = sums.0[t]
+                            if pair { dW[((o + 1) * KH + p) * KW + q0 + t] = sums.1[t] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies the sample x [H, W] into the zeroed `rows`×`width` plane at `xp`, x[r, c] at (r + pt, c + pl),
+    /// leaving out what falls outside it.
+    private static func copyPadded(_ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, into xp: UnsafeMutablePointer<Float>,
+                                   rows: Int, width: Int) {
+        for r in 0..<g.height where r + g.padTop >= 0 && r + g.padTop < rows {
+            for c in 0..<g.width where c + g.padLeft >= 0 && c + g.padLeft < width {
+                xp[(r + g.padTop) * width + c + g.padLeft] = x[r * g.width + c]
             }
         }
     }
