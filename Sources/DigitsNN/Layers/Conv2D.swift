@@ -110,10 +110,8 @@ public final class Conv2D: Layer {
                         y.withUnsafeMutableBufferPointer { py in
                             let (x, W, b, y) = (px.baseAddress!, pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
                             Parallel.forEachRange(n, workPerItem: O * P * K) { range in
-                                for s in range {
-                                    DirectConvolution.forward(x + s * geo.imageSize, geo, weights: W, bias: b, outputs: O,
-                                                              into: y + s * O * P)
-                                }
+                                DirectConvolution.forward(x + range.lowerBound * geo.imageSize, samples: range.count, geo,
+                                                          weights: W, bias: b, outputs: O, into: y + range.lowerBound * O * P)
                             }
                         }
                     }
@@ -189,10 +187,9 @@ public final class Conv2D: Layer {
                         let (dy, x, dW) = (pdy.baseAddress!, px.baseAddress!, pdw.baseAddress!)
                         biasGradient(dy, samples: n, pixels: P)
                         Parallel.forEachRange(n, workPerItem: O * P * K) { range in
-                            for s in range {
-                                DirectConvolution.weightGradient(x + s * geo.imageSize, geo, outputGradient: dy + s * O * P,
-                                                                 outputs: O, into: partial + s * O * K)
-                            }
+                            let s = range.lowerBound
+                            DirectConvolution.weightGradient(x + s * geo.imageSize, samples: range.count, geo,
+                                                             outputGradient: dy + s * O * P, outputs: O, into: partial + s * O * K)
                         }
                         dW.update(from: partial, count: O * K)
                         for s in 1..<n { Kernels.axpy(O * K, alpha: 1, partial + s * O * K, dW) }   // dW += dW_s

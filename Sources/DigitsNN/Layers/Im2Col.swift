@@ -118,14 +118,14 @@ enum DirectConvolution {
         g.channels == 1 && g.strideHeight == 1 && g.strideWidth == 1
     }
 
-    /// y[o, i, j] = b[o] + Σ_{p,q} W[o, p, q] · x[i − pt + p, j − pl + q] (zero outside x) for one sample
-    /// x [H, W] into y [O, OH, OW].
+    /// y[o, i, j] = b[o] + Σ_{p,q} W[o, p, q] · x[i − pt + p, j − pl + q] (zero outside x) for `samples`
+    /// consecutive samples x [H, W] into y [O, OH, OW] each.
     ///
-    /// The sample is first copied inside a zero border (so no tap needs an edge test), wide enough for whole
-    /// groups of 32 outputs. Two output channels and 32 outputs of a row (eight 8-lane registers) are then
+    /// Each sample is first copied inside a zero border (so no tap needs an edge test), wide enough for whole
+    /// groups of 32 outputs; the border is zeroed once for all of them. Two output channels and 32 outputs of a row (eight 8-lane registers) are then
     /// computed together: each tap's four input loads serve both channels. Every output adds its taps to
     /// the bias in the order p, q, as fused multiply-adds.
-    static func forward(_ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, weights w: UnsafePointer<Float>,
+    static func forward(_ x: UnsafePointer<Float>, samples: Int, _ g: ConvolutionGeometry, weights w: UnsafePointer<Float>,
                         bias b: UnsafePointer<Float>, outputs O: Int, into y: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
@@ -135,7 +135,6 @@ enum DirectConvolution {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: PH * PW + taps) { buffer in
             let xp = buffer.baseAddress!, zeroKernel = xp + PH * PW   // the partner of an odd last channel
             xp.initialize(repeating: 0, count: PH * PW + taps)
-            copyPadded(x, g, into: xp, rows: PH, width: PW)
             /// Stores the 32 outputs in `v` from column j of an output row, those inside the row.
             @inline(__always) func store(_ v: (V, V, V, V), _ row: UnsafeMutablePointer<Float>, _ j: Int) {
                 @inline(__always) func piece(_ piece: V, _ at: Int) {
@@ -147,6 +146,9 @@ enum DirectConvolution {
                 }
                 piece(v.0, j); piece(v.1, j + 8); piece(v.2, j + 16); piece(v.3, j + 24)
             }
+            for sample in 0..<samples {
+            copyPadded(x + sample * g.imageSize, g, into: xp, rows: PH, width: PW)
+            let y = y + sample * O * OH * OW
             for o in stride(from: 0, to: O, by: 2) {
                 let pair = o + 1 < O
                 let k0 = w + o * taps, k1 = pair ? w + (o + 1) * taps : UnsafePointer(zeroKernel)
@@ -170,18 +172,20 @@ enum DirectConvolution {
                     }
                 }
             }
+            }
         }
     }
 
-    /// ∂L/∂W[o, p, q] = Σ_{i,j} g[o, i, j] · x[i − pt + p, j − pl + q] for one sample x [H, W] and its output
-    /// gradient g [O, OH, OW], written (not added) to dW [O, KH, KW].
+    /// ∂L/∂W[o, p, q] = Σ_{i,j} g[o, i, j] · x[i − pt + p, j − pl + q] for each of `samples` consecutive
+    /// samples x [H, W] and their output gradients g [O, OH, OW], written (not added) to one dW [O, KH, KW]
+    /// per sample.
     ///
     /// Over the zero-bordered sample and the output gradient's rows padded with zeros to whole 8-lane
     /// pieces, two channels and four taps q at a time: eight running sums of 8 lanes each, every input load
     /// serving both channels and every gradient load four taps. Each sum runs over i, then the pieces j, and
     /// ends adding its 8 lanes: a fixed order, whatever the thread.
-    static func weightGradient(_ x: UnsafePointer<Float>, _ g: ConvolutionGeometry, outputGradient dy: UnsafePointer<Float>,
-                               outputs O: Int, into dW: UnsafeMutablePointer<Float>) {
+    static func weightGradient(_ x: UnsafePointer<Float>, samples: Int, _ g: ConvolutionGeometry,
+                               outputGradient dy: UnsafePointer<Float>, outputs O: Int, into dW: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
         let (OH, OW, KH, KW) = (g.outputHeight, g.outputWidth, g.kernelHeight, g.kernelWidth)
@@ -190,7 +194,9 @@ enum DirectConvolution {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: PH * PW + 2 * OH * GW) { buffer in
             let xp = buffer.baseAddress!, gp = xp + PH * PW   // then two padded gradient planes
             xp.initialize(repeating: 0, count: PH * PW + 2 * OH * GW)
-            copyPadded(x, g, into: xp, rows: PH, width: PW)
+            for sample in 0..<samples {
+            copyPadded(x + sample * g.imageSize, g, into: xp, rows: PH, width: PW)
+            let (dy, dW) = (dy + sample * O * OH * OW, dW + sample * O * KH * KW)
             for o in stride(from: 0, to: O, by: 2) {
                 let pair = o + 1 < O
                 for i in 0..<OH {
@@ -218,6 +224,7 @@ enum DirectConvolution {
                         }
                     }
                 }
+            }
             }
         }
     }
