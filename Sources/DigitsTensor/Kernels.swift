@@ -123,21 +123,6 @@ public enum Kernels {
         return best
     }
 
-    /// The number of nonzero values among the n at `x`.
-    @inlinable
-    public static func countNonzeros(_ x: UnsafePointer<Float>, _ n: Int) -> Int {
-        var counts = SIMD8<Int32>()
-        var i = 0
-        while i + 8 <= n {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            counts &+= SIMD8<Int32>(repeating: 0).replacing(with: 1, where: v .!= 0)
-            i += 8
-        }
-        var total = Int(counts.wrappedSum())
-        while i < n { if x[i] != 0 { total += 1 }; i += 1 }
-        return total
-    }
-
     /// counts[c] = the number of rows r in 0..<rows with x[r, c] ≠ 0, for each column c of the rows×columns
     /// matrix `x` (counts are overwritten).
     @inlinable

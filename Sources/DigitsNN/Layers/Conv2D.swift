@@ -48,8 +48,8 @@ public final class Conv2D: Layer {
 
     private var input = Tensor(shape: [0])                  // x of the latest training forward
     private var trainingGeometry: ConvolutionGeometry?      // its sizes
-    private let columns = ScratchBuffer<Float>()                   // X, then ∂L/∂X in backward
-    private let product = ScratchBuffer<Float>()                   // Y = W·X, then G in backward
+    private let columns = ScratchBuffer<Float>()            // X, then ∂L/∂X in backward
+    private let product = ScratchBuffer<Float>()            // Y = W·X, then G in backward
     private var columnsHold: Range<Int>?                    // the training samples whose X `columns` holds
 
     /// A convolution with weights drawn by `initializer` from `rng` (fan-in C·KH·KW, fan-out O·KH·KW)

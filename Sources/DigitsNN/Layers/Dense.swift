@@ -38,7 +38,8 @@ public final class Dense: Layer {
     // entries columnStart[k]..<columnStart[k+1], each a sample r and the value x[r,k], samples in
     // increasing order.
     private let entryMark = ScratchBuffer<Int>()
-    private var chunks = 1
+    /// The number of chunks of `inputsPerChunk` inputs (the last one may be shorter).
+    private var chunks: Int { (inputs + Self.inputsPerChunk - 1) / Self.inputsPerChunk }
     /// The rows of W (inputs) a sample's sum takes at a time in a large batch: 96 rows of a 64-column block
     /// are 24 KB, which stay in the first-level cache while every sample of the part adds its terms from them.
     private static let inputsPerChunk = 96
@@ -88,8 +89,7 @@ public final class Dense: Layer {
         let parts = Parallel.partCount(n, workPerItem: inputs * outputs / 4)
         let (inputs, outputs) = (self.inputs, self.outputs)
         let rowStride = blocked ? 64 : outputs
-        let chunks = (inputs + Self.inputsPerChunk - 1) / Self.inputsPerChunk, marksPerSample = chunks + 1
-        self.chunks = chunks
+        let chunks = self.chunks, marksPerSample = chunks + 1
         let marks = entryMark.reserve(n * marksPerSample)
         let capacity = n * inputs + parts
         let terms = entries.reserve(capacity)
@@ -159,7 +159,7 @@ public final class Dense: Layer {
                 }
             }
         }
-        var columnTerms = terms   // written only when listing by input
+        let columnTerms = columnEntries.reserve(byInput ? total : 1)
         if byInput {
             // Where each part's entries go in each input's list: inputs in order, parts in order within one.
             let columnStarts = columnStart.reserve(inputs + 1)
@@ -172,7 +172,6 @@ public final class Dense: Layer {
                 }
             }
             columnStarts[inputs] = running
-            columnTerms = columnEntries.reserve(total)
         }
         weight.value.withUnsafeBufferPointer { pw in
             bias.value.withUnsafeBufferPointer { pb in
