@@ -167,6 +167,50 @@ func convolutionBenchmark(data: MNIST, sgemm: Double) throws {
                  recipe.options.epochs, elapsed, 100 * final, reached.map { String(format: "epoch %d, %.1f s", $0.epoch, $0.seconds) } ?? "never"))
 }
 
+/// `digits-bench layers MODEL [--threads N]`: where one training step of MODEL's network spends its time: each
+/// layer's forward and backward pass on batches of the recipe's size drawn from the MNIST training set,
+/// as the median over 60 steps (after 10 steps of warm-up), with each layer's share of the step.
+/// The gradient fed back is that of softmax cross-entropy; no optimizer step runs, so the weights stay put.
+/// Also prints the share of zeros in each layer's input and in the gradient it receives: the work a kernel could skip.
+func layerBenchmark(model name: String, data: MNIST) throws {
+    let recipe = try Recipe.named(name)
+    let model = Model(architecture: recipe.architecture, seed: recipe.options.seed)
+    let layers = model.network.layers
+    let n = recipe.options.batchSize
+    var forward = [[Double]](repeating: [], count: layers.count), backward = forward
+    var inputZeros = [Double](repeating: 0, count: layers.count), gradientZeros = inputZeros
+    let names = model.summary().map(\.layer)
+    func zeroShare(_ t: Tensor) -> Double {
+        t.withUnsafeBufferPointer { p in 1 - Double(Kernels.countNonzeros(p.baseAddress!, p.count)) / Double(max(1, p.count)) }
+    }
+    let loss = SoftmaxCrossEntropy()
+    for step in 0..<70 {
+        let indices = (step * n ..< (step + 1) * n).map { $0 % data.train.count }
+        var x = data.train.inputs(indices, encoding: recipe.architecture.encoding)
+        let labels = indices.map { Int(data.train.labels[$0]) }
+        for (i, layer) in layers.enumerated() {
+            if step >= 10 { inputZeros[i] += zeroShare(x) / 60 }
+            let t0 = now()
+            x = layer.forward(x, mode: .training)
+            if step >= 10 { forward[i].append(now() - t0) }
+        }
+        var g = loss.evaluate(x, labels: labels).gradient
+        for (i, layer) in layers.enumerated().reversed() {
+            if step >= 10 { gradientZeros[i] += zeroShare(g) / 60 }
+            let t0 = now()
+            g = layer.backward(g, needsInputGradient: i > 0)
+            if step >= 10 { backward[i].append(now() - t0) }
+        }
+    }
+    let total = zip(forward, backward).reduce(0) { $0 + median($1.0) + median($1.1) }
+    print(String(format: "%@, batch %d: %.2f ms per step of forward and backward passes (medians of 60 steps)", name, n, total * 1e3))
+    for (i, layer) in layers.enumerated() {
+        let (f, b) = (median(forward[i]), median(backward[i]))
+        print(String(format: "  %2d %-28@ forward %7.3f ms  backward %7.3f ms  %5.1f%% of the step; zeros: %3.0f%% of x, %3.0f%% of ∂L/∂y",
+                     i, names[i] as NSString, f * 1e3, b * 1e3, 100 * (f + b) / total, 100 * inputZeros[i], 100 * gradientZeros[i]))
+    }
+}
+
 var arguments = Array(CommandLine.arguments.dropFirst())
 var threads = ProcessInfo.processInfo.activeProcessorCount
 if let i = arguments.firstIndex(of: "--threads"), i + 1 < arguments.count, let n = Int(arguments[i + 1]), n >= 1 {
@@ -181,6 +225,15 @@ if arguments.first == "infer" {
     }
     try inferenceBenchmark(modelPath: arguments[1],
                            data: try MNIST.load(DataLocator.locate(explicit: ProcessInfo.processInfo.environment["DIGITS_DATA"]).files))
+    exit(0)
+}
+if arguments.first == "layers" {
+    guard arguments.count == 2 else {
+        FileHandle.standardError.write(Data("usage: digits-bench layers MODEL [--threads N]\n".utf8))
+        exit(2)
+    }
+    try layerBenchmark(model: arguments[1],
+                       data: try MNIST.load(DataLocator.locate(explicit: ProcessInfo.processInfo.environment["DIGITS_DATA"]).files))
     exit(0)
 }
 if arguments.first == "conv" {

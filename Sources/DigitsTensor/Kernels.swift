@@ -42,8 +42,9 @@ public enum Kernels {
     ///
     /// A weighted sum of `count` rows gathered from `base`: the zero-skipping dense kernels use it with the
     /// rows of W for the nonzero inputs of a sample, and with the rows of ∂L/∂y for the samples where an
-    /// input is nonzero. Works 64 columns at a time with the partial sums held in registers; for each j
-    /// the terms are added in the order i = 0, 1, 2, ….
+    /// input is nonzero; the zero-skipping convolution gradients with image rows and kernel rows. Works 64
+    /// columns at a time (then 32, 16, 8, 1) with the partial sums held in registers; for each j the terms are
+    /// added in the order i = 0, 1, 2, …. `out` may be `initial` (an in-place sum).
     @inlinable
     public static func combineRows(count: Int, terms: UnsafePointer<RowTerm>, stride: Int,
                                    base: UnsafePointer<Float>, width: Int,
@@ -73,6 +74,30 @@ public enum Kernels {
             store(a4, o + 32); store(a5, o + 40); store(a6, o + 48); store(a7, o + 56)
             j += 64
         }
+        if j + 32 <= width {
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+            if let initial { let q = initial + j; a0 = load(q); a1 = load(q + 8); a2 = load(q + 16); a3 = load(q + 24) }
+            for i in 0..<count {
+                let s = V(repeating: terms[i].scale)
+                let p = base + Int(terms[i].row) * stride + j
+                a0 = a0.addingProduct(s, load(p)); a1 = a1.addingProduct(s, load(p + 8))
+                a2 = a2.addingProduct(s, load(p + 16)); a3 = a3.addingProduct(s, load(p + 24))
+            }
+            let o = out + j
+            store(a0, o); store(a1, o + 8); store(a2, o + 16); store(a3, o + 24)
+            j += 32
+        }
+        if j + 16 <= width {
+            var a0 = V(), a1 = V()
+            if let initial { a0 = load(initial + j); a1 = load(initial + j + 8) }
+            for i in 0..<count {
+                let s = V(repeating: terms[i].scale)
+                let p = base + Int(terms[i].row) * stride + j
+                a0 = a0.addingProduct(s, load(p)); a1 = a1.addingProduct(s, load(p + 8))
+            }
+            store(a0, out + j); store(a1, out + j + 8)
+            j += 16
+        }
         while j + 8 <= width {
             var a = initial.map { load($0 + j) } ?? V()
             for i in 0..<count { a = a.addingProduct(V(repeating: terms[i].scale), load(base + Int(terms[i].row) * stride + j)) }
@@ -85,6 +110,29 @@ public enum Kernels {
             out[j] = a
             j += 1
         }
+    }
+
+    /// 1 when v ≠ 0 (NaN included), else 0, in integer arithmetic: |v|'s bits plus 2³¹ − 1 reach bit 31
+    /// exactly when they are not all zero. Listing loops write every value and advance by this, with no
+    /// branch to mispredict.
+    @inlinable @inline(__always)
+    public static func nonzeroCount(_ v: Float) -> Int {
+        Int(((v.bitPattern & 0x7FFF_FFFF) &+ 0x7FFF_FFFF) >> 31)
+    }
+
+    /// The number of nonzero values (NaN included) among the n at `x`.
+    @inlinable
+    public static func countNonzeros(_ x: UnsafePointer<Float>, _ n: Int) -> Int {
+        var count = SIMD8<Int32>()
+        var i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<UInt32>.self) & 0x7FFF_FFFF
+            count &+= SIMD8<Int32>(truncatingIfNeeded: (v &+ 0x7FFF_FFFF) &>> 31)
+            i += 8
+        }
+        var total = Int(count.wrappedSum())
+        while i < n { total += nonzeroCount(x[i]); i += 1 }
+        return total
     }
 
     /// Σ_i x[i] · y[i] for i in 0..<n, summed in eight lanes (lane l takes i ≡ l mod 8), then across them.

@@ -287,6 +287,111 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertEqual(one.1, four.1)
     }
 
+    // MARK: zero-skipping gradients
+
+    /// ∂L/∂y with about `zeros` of its values exactly zero, the rest drawn from N(0, 1).
+    private func sparseGradient(_ shape: [Int], zeros: Double, _ rng: inout SeededGenerator) -> Tensor {
+        Tensor(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in
+            Double(rng.nextUniform()) < zeros ? 0 : rng.nextNormal()
+        })
+    }
+
+    /// The zero-skipping forward and backward passes (forced with `.always`) against the matrix products
+    /// (`.never`): the output and the weight, bias and input gradients agree to float rounding, over strides, paddings, odd sizes, one
+    /// channel and many, runs of KW·C floats that are and are not multiples of 8, batches that do not fill
+    /// the last group of samples, and gradients from all zeros to all nonzero.
+    func testZeroSkippingMatchesTheMatrixProducts() {
+        struct Case { let n, c, o, h, w, kh, kw, sh, sw: Int; let padding: Padding; let zeros: Double }
+        let cases = [
+            Case(n: 3, c: 2, o: 4, h: 5, w: 7, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same, zeros: 0.8),
+            Case(n: 13, c: 6, o: 16, h: 14, w: 14, kh: 5, kw: 5, sh: 1, sw: 1, padding: .valid, zeros: 0.8),  // LeNet-5's second layer
+            Case(n: 9, c: 16, o: 8, h: 9, w: 9, kh: 5, kw: 5, sh: 1, sw: 1, padding: .same, zeros: 0.75),     // runs of 80
+            Case(n: 2, c: 3, o: 2, h: 5, w: 7, kh: 3, kw: 3, sh: 2, sw: 2, padding: .same, zeros: 0.5),
+            Case(n: 2, c: 2, o: 3, h: 7, w: 5, kh: 2, kw: 3, sh: 2, sw: 1, padding: .explicit(top: 1, bottom: 2, left: 0, right: 1), zeros: 0.7),
+            Case(n: 4, c: 3, o: 5, h: 5, w: 7, kh: 1, kw: 1, sh: 1, sw: 1, padding: .valid, zeros: 0.9),
+            Case(n: 2, c: 2, o: 2, h: 5, w: 5, kh: 4, kw: 4, sh: 3, sw: 3, padding: .same, zeros: 0.6),
+            Case(n: 5, c: 1, o: 6, h: 12, w: 12, kh: 5, kw: 5, sh: 1, sw: 1, padding: .same, zeros: 0.85),    // a first layer
+            Case(n: 2, c: 32, o: 4, h: 6, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same, zeros: 0.8),      // runs of 96 = 64 + 32
+            Case(n: 3, c: 2, o: 3, h: 6, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same, zeros: 1),
+            Case(n: 3, c: 2, o: 3, h: 6, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same, zeros: 0),
+        ]
+        var rng = SeededGenerator(seed: 41)
+        for (index, t) in cases.enumerated() {
+            let sparse = convolution(t.c, t.o, kernel: (t.kh, t.kw), stride: (t.sh, t.sw), padding: t.padding, seed: UInt64(50 + index))
+            let dense = convolution(t.c, t.o, kernel: (t.kh, t.kw), stride: (t.sh, t.sw), padding: t.padding, seed: UInt64(50 + index))
+            sparse.zeroSkipping = .always
+            dense.zeroSkipping = .never
+            let x = sparseGradient([t.n, t.c, t.h, t.w], zeros: 1 - t.zeros / 2, &rng)   // inputs 50-100% zeros
+            _ = sparse.forward(x, mode: .evaluation)      // the scratch buffers sized for another pass first
+            let y = sparse.forward(x, mode: .training)
+            let expected = dense.forward(x, mode: .training)
+            XCTAssertEqual(y.shape, expected.shape, "case \(index)")
+            for (a, b) in zip(y.storage, expected.storage) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "case \(index) y") }
+            let g = sparseGradient(y.shape, zeros: t.zeros, &rng)
+            for needsInputGradient in [true, false] {
+                let dx = sparse.backward(g, needsInputGradient: needsInputGradient)
+                let expected = dense.backward(g, needsInputGradient: needsInputGradient)
+                XCTAssertEqual(dx.shape, expected.shape, "case \(index)")
+                for (a, b) in zip(dx.storage, expected.storage) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "case \(index) ∂L/∂x") }
+                for (a, b) in zip(sparse.weight.gradient.storage, dense.weight.gradient.storage) {
+                    XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "case \(index) ∂L/∂W")
+                }
+                XCTAssertEqual(sparse.bias.gradient, dense.bias.gradient, "case \(index)")
+            }
+        }
+    }
+
+    func testZeroSkippingAgainstFiniteDifferences() {
+        for (c, o, kernel, stride, padding, shape) in [(2, 3, (3, 3), (1, 1), Padding.same, [2, 2, 5, 7]),
+                                                       (3, 2, (2, 3), (2, 1), Padding.explicit(top: 1, bottom: 2, left: 0, right: 1), [2, 3, 7, 5]),
+                                                       (1, 2, (4, 4), (3, 3), Padding.same, [2, 1, 7, 7])] {
+            let conv = convolution(c, o, kernel: kernel, stride: stride, padding: padding)
+            conv.zeroSkipping = .always
+            checkLayerGradients(conv, inputShape: shape)
+        }
+    }
+
+    func testZeroSkippingGivesTheSameBitsOnAnyThreadCount() {
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        var rng = SeededGenerator(seed: 42)
+        let x = sparseGradient([37, 6, 14, 14], zeros: 0.5, &rng), g = sparseGradient([37, 16, 10, 10], zeros: 0.8, &rng)
+        func run(threads: Int) -> (Tensor, Tensor, Tensor) {
+            BLAS.setThreads(threads)
+            let conv = convolution(6, 16, kernel: (5, 5), seed: 43)
+            conv.zeroSkipping = .always
+            let y = conv.forward(x, mode: .training)
+            let dx = conv.backward(g, needsInputGradient: true)
+            return (y, dx, conv.weight.gradient)
+        }
+        let one = run(threads: 1), four = run(threads: 4)
+        XCTAssertEqual(one.0, four.0)
+        XCTAssertEqual(one.1, four.1)
+        XCTAssertEqual(one.2, four.2)
+    }
+
+    func testZeroSkippingCarriesANaN() {
+        // A NaN in ∂L/∂y is a nonzero: it must reach the gradients, not be skipped.
+        let conv = convolution(2, 3, kernel: (3, 3), padding: .same)
+        conv.zeroSkipping = .always
+        var rng = SeededGenerator(seed: 44)
+        let x = randomTensor([2, 2, 5, 5], &rng)
+        _ = conv.forward(x, mode: .training)
+        var g = Tensor(shape: [2, 3, 5, 5])
+        g[1, 2, 2, 2] = .nan
+        let dx = conv.backward(g, needsInputGradient: true)
+        XCTAssertTrue(conv.weight.gradient[2, 0, 1, 1].isNaN)
+        XCTAssertTrue(conv.bias.gradient[2].isNaN)
+        XCTAssertTrue(dx[1, 0, 2, 2].isNaN)
+        XCTAssertFalse(dx[0, 0, 2, 2].isNaN)
+        // Nor a NaN in the input, in the forward pass.
+        var withNaN = x
+        withNaN[0, 1, 3, 3] = .nan
+        let y = conv.forward(withNaN, mode: .evaluation)
+        XCTAssertTrue(y[0, 0, 3, 3].isNaN)
+        XCTAssertFalse(y[0, 0, 0, 0].isNaN)
+    }
+
     // MARK: initialisation, specs
 
     func testInitialisationUsesConvolutionFans() {

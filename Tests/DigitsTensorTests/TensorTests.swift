@@ -126,6 +126,34 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(Tensor.oneHot([2, 0], classes: 3, on: 0.99, off: 0.01).storage, [0.01, 0.01, 0.99, 0.99, 0.01, 0.01])
     }
 
+    /// combineRows over every width class (64-, 32-, 16- and 8-column blocks, single columns), with and without
+    /// an initial row, in place: small integers make every sum exact, so the plain loop must match.
+    func testCombineRowsAtEveryWidth() {
+        var rng = SeededGenerator(seed: 5)
+        for width in [1, 7, 8, 15, 16, 24, 31, 32, 40, 48, 56, 63, 64, 72, 80, 96, 112, 120, 127, 200] {
+            let stride = width + 3, rows = 6
+            let base = (0..<(rows * stride)).map { _ in Float(rng.nextInt(below: 9) - 4) }
+            let terms = [RowTerm(scale: 2, row: 4), RowTerm(scale: -1, row: 0), RowTerm(scale: 3, row: 5), RowTerm(scale: 1, row: 4)]
+            let start = (0..<width).map { _ in Float(rng.nextInt(below: 9) - 4) }
+            var expected = start
+            for t in terms { for j in 0..<width { expected[j] += t.scale * base[Int(t.row) * stride + j] } }
+            var inPlace = start
+            inPlace.withUnsafeMutableBufferPointer { out in
+                Kernels.combineRows(count: terms.count, terms: terms, stride: stride, base: base, width: width,
+                                    initial: out.baseAddress!, out: out.baseAddress!)
+            }
+            XCTAssertEqual(inPlace, expected, "width \(width)")
+            var fresh = [Float](repeating: 99, count: width)
+            Kernels.combineRows(count: terms.count, terms: terms, stride: stride, base: base, width: width, initial: nil, out: &fresh)
+            XCTAssertEqual(fresh, zip(expected, start).map { $0 - $1 }, "width \(width), no initial row")
+        }
+        // Nonzeros: −0 is zero, NaN and the smallest subnormal are not; lanes and a tail.
+        let values: [Float] = [0, -0.0, .nan, .leastNonzeroMagnitude, 1, 0, 0, -2, 0, 0, 3, .infinity, 0, 0, 0, 0, 0, 5, 0]
+        for n in 0...values.count {
+            XCTAssertEqual(Kernels.countNonzeros(values, n), values.prefix(n).filter { $0 != 0 || $0.isNaN }.count, "n = \(n)")
+        }
+    }
+
     /// The vector square root gives the bits of Float.squareRoot() for every kind of value, including zeros,
     /// subnormals, infinity, NaN and negative numbers.
     func testVectorSquareRootIsTheCorrectlyRoundedOne() {

@@ -2,6 +2,32 @@
 
 import DigitsTensor
 
+/// When a convolution computes over the nonzeros alone.
+public enum ZeroSkipping: Sendable {
+    /// Where it pays: a forward pass whose input is at most `inputLimit` nonzero (a first layer, one channel
+    /// at stride 1, runs the direct kernel instead), a backward pass whose ∂L/∂y is at most `gradientLimit`
+    /// nonzero (behind ReLU and max-pooling it is at most a quarter).
+    case automatic
+    /// Always: every forward and backward pass (for tests and benchmarks).
+    case always
+    /// Never: the matrix products, and the direct kernel of first layers.
+    case never
+
+    /// The largest share of nonzeros in the input at which `.automatic` skips zeros in the forward pass.
+    public static let inputLimit = 0.8
+    /// The largest share of nonzeros in ∂L/∂y at which `.automatic` skips zeros in the backward pass.
+    public static let gradientLimit = 0.4
+
+    /// Whether to skip the zeros of `values`, of which `nonzeros` are nonzero, given the limit for `.automatic`.
+    func applies(nonzeros: Int, of count: Int, limit: Double) -> Bool {
+        switch self {
+        case .always: return true
+        case .never: return false
+        case .automatic: return Double(nonzeros) <= limit * Double(count)
+        }
+    }
+}
+
 /// A 2-D convolution (a cross-correlation, as PyTorch and TensorFlow compute it):
 ///
 ///     y[n, o, i, j] = b[o] + Σ_{c, p, q} W[o, c, p, q] · x̃[n, c, i·sh + p, j·sw + q]
@@ -45,12 +71,21 @@ public final class Conv2D: Layer {
     /// (`DirectConvolution`) instead of im2col and a matrix product; true by default. The results agree to
     /// float rounding; false forces the matrix product, for tests and benchmarks.
     public var allowsDirectKernel = true
+    /// When the layer skips the zeros of its input (forward) and of ∂L/∂y (backward) with the kernels of
+    /// `ZeroSkippingConvolution` instead of running the matrix products; `.automatic` by default. The results
+    /// agree to float rounding.
+    public var zeroSkipping = ZeroSkipping.automatic
 
     private var input = Tensor(shape: [0])                  // x of the latest training forward
     private var trainingGeometry: ConvolutionGeometry?      // its sizes
     private let columns = ScratchBuffer<Float>()            // X, then ∂L/∂X in backward
     private let product = ScratchBuffer<Float>()            // Y = W·X, then G in backward
     private var columnsHold: Range<Int>?                    // the training samples whose X `columns` holds
+    private let kernelScratch = ScratchBuffer<Float>()      // zero skipping: Wᵀ; or W̃ and one ∂L/∂W sum per group
+    private let sampleScratch = ScratchBuffer<Float>()      // and per thread or group: one sample's x̃, y or ∂L/∂x̃
+    private let termScratch = ScratchBuffer<RowTerm>()      // and per thread or group: one sample's list of nonzeros
+    private let offsetScratch = ScratchBuffer<Int32>()      // where each output's receptive field starts in x̃
+    private let markScratch = ScratchBuffer<Int32>()        // zero-skipping forward: where each pixel's nonzeros begin
 
     /// A convolution with weights drawn by `initializer` from `rng` (fan-in C·KH·KW, fan-out O·KH·KW)
     /// and a zero bias.
@@ -102,7 +137,20 @@ public final class Conv2D: Layer {
         let shape = outputShape(for: x.shape)
         let geo = geometry(height: x.shape[2], width: x.shape[3])
         let (n, O, K, P) = (x.shape[0], outputChannels, geo.patchSize, geo.outputPixels)
-        if allowsDirectKernel && DirectConvolution.applies(to: geo) {
+        let direct = allowsDirectKernel && DirectConvolution.applies(to: geo) && zeroSkipping != .always
+        if !direct && n > 0 && zeroSkipping != .never {
+            let nonzeros = x.withUnsafeBufferPointer { Kernels.countNonzeros($0.baseAddress!, $0.count) }
+            if zeroSkipping.applies(nonzeros: nonzeros, of: x.count, limit: ZeroSkipping.inputLimit) {
+                let y = zeroSkippingForward(x, geo)
+                if mode == .training {
+                    input = x
+                    trainingGeometry = geo
+                }
+                columnsHold = nil
+                return y
+            }
+        }
+        if direct {
             var y = Tensor(shape: shape)
             x.withUnsafeBufferPointer { px in
                 weight.value.withUnsafeBufferPointer { pw in
@@ -177,6 +225,10 @@ public final class Conv2D: Layer {
             bias.gradient.zero()
             return Tensor(shape: needsInputGradient ? input.shape : [0])
         }
+        let nonzeros = dy.withUnsafeBufferPointer { Kernels.countNonzeros($0.baseAddress!, $0.count) }
+        if zeroSkipping.applies(nonzeros: nonzeros, of: dy.count, limit: ZeroSkipping.gradientLimit) {
+            return zeroSkippingBackward(dy, geo, needsInputGradient: needsInputGradient)
+        }
         if allowsDirectKernel && DirectConvolution.applies(to: geo) && !needsInputGradient {
             // ∂L/∂W as a sum over samples of each sample's own ∂L/∂W, added in sample order.
             let partial = columns.reserve(n * O * K)
@@ -240,6 +292,88 @@ public final class Conv2D: Layer {
                                 first = false
                                 start -= chunk
                             }
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+
+    /// `forward` over the nonzeros of x alone (`ZeroSkippingConvolution.forward`), the samples split across threads.
+    private func zeroSkippingForward(_ x: Tensor, _ geo: ConvolutionGeometry) -> Tensor {
+        let (n, O, P) = (x.shape[0], outputChannels, geo.outputPixels)
+        let layout = ChannelsLastLayout(geo)
+        let parts = Parallel.partCount(n, workPerItem: O * P * geo.patchSize)
+        let termCount = ZeroSkippingConvolution.termCount(layout, outputs: O)
+        let floatCount = layout.sampleSize + P * O, markCount = layout.paddedHeight * layout.paddedWidth + 1
+        let kernels = kernelScratch.reserve(layout.transposedMargin(outputs: O) + geo.patchSize * O)
+        let samples = sampleScratch.reserve(parts * floatCount)
+        let terms = termScratch.reserve(parts * termCount)
+        let marks = markScratch.reserve(parts * markCount)
+        var y = Tensor(shape: [n, O, geo.outputHeight, geo.outputWidth])
+        x.withUnsafeBufferPointer { px in
+            weight.value.withUnsafeBufferPointer { pw in
+                bias.value.withUnsafeBufferPointer { pb in
+                    y.withUnsafeMutableBufferPointer { py in
+                        let (x, b, y) = (px.baseAddress!, pb.baseAddress!, py.baseAddress!)
+                        let wt = layout.packTransposedKernels(pw.baseAddress!, outputs: O, into: kernels)
+                        Parallel.forEachPart(parts, of: n) { part, range in
+                            let x̃ = samples + part * floatCount
+                            for s in range {
+                                layout.pack(x + s * geo.imageSize, into: x̃)
+                                ZeroSkippingConvolution.forward(packedInput: x̃, layout, transposedKernels: wt, bias: b, outputs: O,
+                                                                terms: terms + part * termCount, marks: marks + part * markCount,
+                                                                work: x̃ + layout.sampleSize, into: y + s * O * P)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// `backward` over the nonzeros of g alone (`ZeroSkippingConvolution`): the batch in groups of
+    /// `ZeroSkippingConvolution.groupSize` samples, each group's ∂L/∂W summed on its own and the groups added in order.
+    private func zeroSkippingBackward(_ dy: Tensor, _ geo: ConvolutionGeometry, needsInputGradient: Bool) -> Tensor {
+        let (n, O, P) = (input.shape[0], outputChannels, geo.outputPixels)
+        let layout = ChannelsLastLayout(geo)
+        let groupSize = ZeroSkippingConvolution.groupSize
+        let groups = (n + groupSize - 1) / groupSize
+        let termCount = ZeroSkippingConvolution.termCount(layout, outputs: O), floatCount = layout.sampleSize
+        let kernels = kernelScratch.reserve((groups + 1) * O * layout.kernelSize)
+        let sums = kernels + O * layout.kernelSize
+        let samples = sampleScratch.reserve(groups * 2 * floatCount)
+        let terms = termScratch.reserve(groups * termCount)
+        let offsets = offsetScratch.reserve(P)
+        layout.fieldOffsets(into: offsets)
+        columnsHold = nil
+        var dx = Tensor(shape: needsInputGradient ? input.shape : [0])
+        dy.withUnsafeBufferPointer { pdy in
+            input.withUnsafeBufferPointer { px in
+                weight.value.withUnsafeBufferPointer { pw in
+                    weight.gradient.withUnsafeMutableBufferPointer { pdw in
+                        dx.withUnsafeMutableBufferPointer { pdx in
+                            let (dy, x, dW) = (pdy.baseAddress!, px.baseAddress!, pdw.baseAddress!)
+                            let dx = needsInputGradient ? pdx.baseAddress : nil
+                            biasGradient(dy, samples: n, pixels: P)
+                            if needsInputGradient { layout.packKernels(pw.baseAddress!, outputs: O, into: kernels) }
+                            Parallel.forEachRange(groups, workPerItem: groupSize * O * P * layout.run) { range in
+                                for group in range {
+                                    let sum = sums + group * O * layout.kernelSize
+                                    let x̃ = samples + group * 2 * floatCount, dx̃ = x̃ + floatCount
+                                    sum.update(repeating: 0, count: O * layout.kernelSize)
+                                    for s in group * groupSize ..< min(n, (group + 1) * groupSize) {
+                                        layout.pack(x + s * geo.imageSize, into: x̃)
+                                        ZeroSkippingConvolution.backward(sample: dy + s * O * P, packedInput: x̃, layout, offsets: offsets, outputs: O,
+                                                                      terms: terms + group * termCount, weightSum: sum,
+                                                                      kernels: needsInputGradient ? kernels : nil,
+                                                                      inputGradient: dx.map { $0 + s * geo.imageSize }, work: dx̃)
+                                    }
+                                }
+                            }
+                            layout.unpackKernels(sums, count: groups, outputs: O, into: dW)
                         }
                     }
                 }

@@ -119,9 +119,7 @@ public final class Dense: Layer {
                                 while k < stop {
                                     let v = xr[k]
                                     terms[e] = RowTerm(scale: v, row: Int32(k))
-                                    // 1 when v ≠ 0 (NaN included), else 0, in integer arithmetic: |v|'s bits
-                                    // plus 2³¹ − 1 reach bit 31 exactly when they are not all zero.
-                                    e += Int(((v.bitPattern & 0x7FFF_FFFF) &+ 0x7FFF_FFFF) >> 31)
+                                    e += Kernels.nonzeroCount(v)
                                     k += 1
                                 }
                             }

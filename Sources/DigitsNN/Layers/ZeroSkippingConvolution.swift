@@ -1,0 +1,255 @@
+// A convolution computed over the nonzeros of its input, and its gradients over the nonzeros of ∂L/∂y
+// (internal to DigitsNN).
+//
+// Behind ReLU and max-pooling a convolution's input is 40-60% exact zeros, and at least three quarters of its
+// ∂L/∂y: pooling sends each window's gradient to one position, ReLU zeros the rest. Each nonzero input
+// x̃[c, h, w] adds x̃[c, h, w] · W[o, c, p, q] to y[o, i, j] wherever h = i·sh + p, w = j·sw + q; each nonzero
+// g = ∂L/∂y[o, i, j] adds
+//
+//     g · x̃[c, i·sh + p, j·sw + q]   to ∂L/∂W[o, c, p, q]   and   g · W[o, c, p, q]   to ∂L/∂x̃[c, i·sh + p, j·sw + q]
+//
+// for every (c, p, q). A zero adds nothing, so summing over the nonzeros alone is exact.
+// With the image stored channels last inside its zero padding, x̃[i·sh + p, j·sw + q, c] for q in 0..<KW and
+// c in 0..<C is one run of KW·C floats, and every sum above is a `Kernels.combineRows` over a list of nonzeros.
+
+import DigitsTensor
+
+/// The channels-last layout the zero-skipping kernels work in, for one convolution geometry.
+///
+/// A sample is its padded image x̃ [Hp, Wp, C] (rows, columns, channels; zeros in the padding), followed by
+/// `runPadding` spare floats. A kernel row p sees the run of `run` = KW·C floats starting p·`rowStride` after the field of (i, j)
+/// (`fieldOffsets`);
+/// the kernels handle runs `paddedRun` long (a multiple of 8), and kernel rows are stored that long with zeros
+/// after the first `run` floats, so the extra floats read next to a run meet zero weights.
+struct ChannelsLastLayout {
+    let geometry: ConvolutionGeometry
+    /// Hp = (OH − 1)·sh + KH, the padded rows a kernel reads.
+    let paddedHeight: Int
+    /// Wp = (OW − 1)·sw + KW, the padded columns a kernel reads.
+    let paddedWidth: Int
+    /// KW·C: the floats of one kernel row at one position.
+    let run: Int
+    /// `run` rounded up to a multiple of 8.
+    let paddedRun: Int
+
+    init(_ g: ConvolutionGeometry) {
+        geometry = g
+        paddedHeight = (g.outputHeight - 1) * g.strideHeight + g.kernelHeight
+        paddedWidth = (g.outputWidth - 1) * g.strideWidth + g.kernelWidth
+        run = g.kernelWidth * g.channels
+        paddedRun = (run + 7) / 8 * 8
+    }
+
+    /// Wp·C: the floats between one padded row and the next.
+    var rowStride: Int { paddedWidth * geometry.channels }
+    /// The floats one sample occupies: the padded image and the spare floats the last run's padding reads.
+    var sampleSize: Int { paddedHeight * rowStride + paddedRun - run }
+    /// The floats of one kernel in this layout: KH runs of `paddedRun`.
+    var kernelSize: Int { geometry.kernelHeight * paddedRun }
+
+    /// Where the receptive field of each output (i, j) starts, x̃[i·sh, j·sw, 0], at index i·OW + j of `offsets`.
+    func fieldOffsets(into offsets: UnsafeMutablePointer<Int32>) {
+        let g = geometry
+        for i in 0..<g.outputHeight {
+            for j in 0..<g.outputWidth {
+                offsets[i * g.outputWidth + j] = Int32(truncatingIfNeeded: (i * g.strideHeight * paddedWidth + j * g.strideWidth) * g.channels)
+            }
+        }
+    }
+
+    /// x̃ [Hp, Wp, C] for one sample x [C, H, W]: x[c, h, w] at (h + pt, w + pl, c), zeros elsewhere
+    /// (input pixels no output reads are left out).
+    func pack(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let C = g.channels
+        out.update(repeating: 0, count: sampleSize)
+        let rows = 0 ..< min(g.height, paddedHeight - g.padTop), columns = 0 ..< min(g.width, paddedWidth - g.padLeft)
+        for h in rows {
+            let line = out + ((h + g.padTop) * paddedWidth + g.padLeft) * C
+            for c in 0..<C {
+                let source = x + (c * g.height + h) * g.width
+                for w in columns { line[w * C + c] = source[w] }
+            }
+        }
+    }
+
+    /// dx [C, H, W] for one sample from its gradient in this layout: the inverse of `pack` on the pixels it
+    /// copies, zero for the pixels no output reads.
+    func unpack(_ dx̃: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let C = g.channels
+        dx.update(repeating: 0, count: g.imageSize)
+        let rows = 0 ..< min(g.height, paddedHeight - g.padTop), columns = 0 ..< min(g.width, paddedWidth - g.padLeft)
+        for h in rows {
+            let line = dx̃ + ((h + g.padTop) * paddedWidth + g.padLeft) * C
+            for c in 0..<C {
+                let target = dx + (c * g.height + h) * g.width
+                for w in columns { target[w] = line[w * C + c] }
+            }
+        }
+    }
+
+    /// W̃ [O, KH, paddedRun]: W̃[o, p, q·C + c] = W[o, c, p, q] for W [O, C, KH, KW], zeros after each run.
+    func packKernels(_ w: UnsafePointer<Float>, outputs O: Int, into out: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        out.update(repeating: 0, count: O * kernelSize)
+        for o in 0..<O {
+            for c in 0..<g.channels {
+                for p in 0..<g.kernelHeight {
+                    for q in 0..<g.kernelWidth {
+                        out[o * kernelSize + p * paddedRun + q * g.channels + c] = w[((o * g.channels + c) * g.kernelHeight + p) * g.kernelWidth + q]
+                    }
+                }
+            }
+        }
+    }
+
+    /// The floats before the first row of a transposed kernel (`packTransposedKernels`): the forward pass
+    /// addresses Wᵀ from (OW − 1)·sw·C rows before it.
+    func transposedMargin(outputs O: Int) -> Int {
+        (geometry.outputWidth - 1) * geometry.strideWidth * geometry.channels * O
+    }
+
+    /// Wᵀ [KH·KW·C, O] after `transposedMargin` zeros: Wᵀ[(p·KW + q)·C + c, o] = W[o, c, p, q]. Returns where Wᵀ starts.
+    func packTransposedKernels(_ w: UnsafePointer<Float>, outputs O: Int, into out: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        let g = geometry
+        let margin = transposedMargin(outputs: O)
+        out.update(repeating: 0, count: margin)
+        let wt = out + margin
+        for o in 0..<O {
+            for c in 0..<g.channels {
+                for p in 0..<g.kernelHeight {
+                    for q in 0..<g.kernelWidth {
+                        wt[((p * g.kernelWidth + q) * g.channels + c) * O + o] = w[((o * g.channels + c) * g.kernelHeight + p) * g.kernelWidth + q]
+                    }
+                }
+            }
+        }
+        return wt
+    }
+
+    /// dW [O, C, KH, KW] = Σ_k sums[k] over `count` kernel-layout sums [O, KH, paddedRun] (adding k = 0, 1, …).
+    func unpackKernels(_ sums: UnsafePointer<Float>, count: Int, outputs O: Int, into dw: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        for o in 0..<O {
+            for c in 0..<g.channels {
+                for p in 0..<g.kernelHeight {
+                    for q in 0..<g.kernelWidth {
+                        let at = o * kernelSize + p * paddedRun + q * g.channels + c
+                        var total = sums[at]
+                        for k in 1..<max(1, count) { total += sums[k * O * kernelSize + at] }
+                        dw[((o * g.channels + c) * g.kernelHeight + p) * g.kernelWidth + q] = total
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum ZeroSkippingConvolution {
+    /// Samples per partial weight gradient: the batch's ∂L/∂W is summed group by group, in group order,
+    /// so the result is the same whatever the number of threads.
+    static let groupSize = 8
+
+    /// The list of nonzeros one sample needs at most: one RowTerm per output or per padded input.
+    static func termCount(_ layout: ChannelsLastLayout, outputs O: Int) -> Int {
+        max(O * layout.geometry.outputPixels, layout.paddedHeight * layout.rowStride)
+    }
+
+    /// y [O, OH·OW] for one sample from its packed input x̃, with Wᵀ from `packTransposedKernels` and bias b:
+    ///
+    ///     y[o, i, j] = b[o] + Σ_p Σ_{(q, c): x̃[i·sh + p, j·sw + q, c] ≠ 0} x̃[i·sh + p, j·sw + q, c] · Wᵀ[(p·KW + q)·C + c, o]
+    ///
+    /// The nonzeros of x̃ are listed once, in order, with `marks` [Hp·Wp + 1] saying where each pixel's begin,
+    /// so that the nonzeros under kernel row p at (i, j) are one stretch of the list. Each output adds its
+    /// terms to the bias in the order (p, q, c). `work` holds y channels last, [OH·OW, O], before it is transposed.
+    static func forward(packedInput x̃: UnsafePointer<Float>, _ layout: ChannelsLastLayout, transposedKernels wt: UnsafePointer<Float>,
+                        bias b: UnsafePointer<Float>, outputs O: Int, terms: UnsafeMutablePointer<RowTerm>,
+                        marks: UnsafeMutablePointer<Int32>, work: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        let geo = layout.geometry
+        let (C, KH, KW, OH, OW, P) = (geo.channels, geo.kernelHeight, geo.kernelWidth, geo.outputHeight, geo.outputWidth, geo.outputPixels)
+        let (Hp, Wp, sh, sw) = (layout.paddedHeight, layout.paddedWidth, geo.strideHeight, geo.strideWidth)
+        var e = 0
+        for h in 0..<Hp {
+            let line = x̃ + h * layout.rowStride
+            for w in 0..<Wp {
+                marks[h * Wp + w] = Int32(truncatingIfNeeded: e)
+                for c in 0..<C {
+                    let v = line[w * C + c]
+                    terms[e] = RowTerm(scale: v, row: Int32(truncatingIfNeeded: w * C + c))   // a row of Wᵀ, from j·sw·C on
+                    e &+= Kernels.nonzeroCount(v)
+                }
+            }
+        }
+        marks[Hp * Wp] = Int32(truncatingIfNeeded: e)
+        for i in 0..<OH {
+            for j in 0..<OW {
+                let out = work + (i * OW + j) * O
+                for p in 0..<KH {
+                    let pixel = (i * sh + p) * Wp + j * sw
+                    let start = Int(marks[pixel]), end = Int(marks[pixel + KW])
+                    Kernels.combineRows(count: end - start, terms: terms + start, stride: O, base: wt + (p * KW - j * sw) * C * O,
+                                        width: O, initial: p == 0 ? b : UnsafePointer(out), out: out)
+                }
+            }
+        }
+        for o in 0..<O {
+            let row = y + o * P
+            for k in 0..<P { row[k] = work[k * O + o] }
+        }
+    }
+
+    /// For one sample with gradient g = ∂L/∂y [O, OH·OW] and packed input x̃: adds its ∂L/∂W, in kernel
+    /// layout [O, KH, paddedRun], to `weightSum`; and, when `kernels` (W̃) and `inputGradient` are given,
+    /// writes its ∂L/∂x [C, H, W] there (through ∂L/∂x̃ in `work`, `layout.sampleSize` floats).
+    ///
+    /// ∂L/∂W[o, p, ·] += Σ_{(i,j): g[o,i,j] ≠ 0} g[o, i, j] · x̃[run of (i, j), row p]      (terms listed by o)
+    /// ∂L/∂x̃[run of (i, j), row p] += Σ_{o: g[o,i,j] ≠ 0} g[o, i, j] · W̃[o, p, ·]           (terms listed by (i, j))
+    static func backward(sample g: UnsafePointer<Float>, packedInput x̃: UnsafePointer<Float>, _ layout: ChannelsLastLayout,
+                         offsets: UnsafePointer<Int32>, outputs O: Int, terms: UnsafeMutablePointer<RowTerm>,
+                         weightSum: UnsafeMutablePointer<Float>, kernels: UnsafePointer<Float>?,
+                         inputGradient dx: UnsafeMutablePointer<Float>?, work dx̃: UnsafeMutablePointer<Float>) {
+        let geo = layout.geometry
+        let (P, KH) = (geo.outputPixels, geo.kernelHeight)
+        let (width, rowStride, kernelSize) = (layout.paddedRun, layout.rowStride, layout.kernelSize)
+        for o in 0..<O {
+            // The nonzeros of g[o] with where their fields start: every value is written, the count moves past
+            // the nonzero ones only; eight zeros in a row are skipped at once.
+            let row = g + o * P
+            var count = 0, k = 0
+            while k < P {
+                let stop = min(k + 8, P)
+                if stop - k == 8 && all(UnsafeRawPointer(row + k).loadUnaligned(as: SIMD8<Float>.self) .== 0) { k = stop; continue }
+                while k < stop {
+                    terms[count] = RowTerm(scale: row[k], row: offsets[k])
+                    count &+= Kernels.nonzeroCount(row[k])
+                    k += 1
+                }
+            }
+            if count == 0 { continue }
+            for p in 0..<KH {
+                let sum = weightSum + o * kernelSize + p * width
+                Kernels.combineRows(count: count, terms: terms, stride: 1, base: x̃ + p * rowStride, width: width,
+                                    initial: sum, out: sum)
+            }
+        }
+        guard let W̃ = kernels, let dx else { return }
+        dx̃.update(repeating: 0, count: layout.sampleSize)
+        for k in 0..<P {
+            var count = 0
+            for o in 0..<O {
+                let v = g[o * P + k]
+                terms[count] = RowTerm(scale: v, row: Int32(truncatingIfNeeded: o))
+                count &+= Kernels.nonzeroCount(v)
+            }
+            if count == 0 { continue }
+            let field = dx̃ + Int(offsets[k])
+            for p in 0..<KH {
+                let run = field + p * rowStride
+                Kernels.combineRows(count: count, terms: terms, stride: kernelSize, base: W̃ + p * width, width: width,
+                                    initial: run, out: run)
+            }
+        }
+        layout.unpack(dx̃, into: dx)
+    }
+}
