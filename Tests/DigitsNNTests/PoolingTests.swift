@@ -54,6 +54,38 @@ final class PoolingTests: XCTestCase {
         }
     }
 
+    /// 2×2 windows at stride 2 on rows of 8 outputs or more take a vector path: it must give what the
+    /// definition gives, ties (first in row-major order) and NaN included, with a last group of eight that
+    /// overlaps the one before (10 outputs a row) and an odd last row and column left out.
+    func testMaxPoolTwoByTwoMatchesTheDefinition() {
+        var rng = SeededGenerator(seed: 22)
+        let shape = [2, 3, 13, 21]   // 6 × 10 outputs per plane
+        var values = (0..<shape.reduce(1, *)).map { _ in Float(rng.nextInt(below: 4)) }   // many ties
+        values[5] = .nan
+        values[21 * 2 + 7] = .nan
+        let x = Tensor(shape: shape, values: values)
+        let pool = MaxPool2D(kernelSize: 2)
+        let y = pool.forward(x, mode: .training)
+        XCTAssertEqual(y.shape, [2, 3, 6, 10])
+        let g = Tensor(shape: y.shape, values: (0..<y.count).map { Float($0 + 1) })
+        let dx = pool.backward(g, needsInputGradient: true)
+        var expectedDx = [Float](repeating: 0, count: x.count)
+        for plane in 0..<6 {
+            for i in 0..<6 {
+                for j in 0..<10 {
+                    var best = plane * 273 + 2 * i * 21 + 2 * j
+                    for (p, q) in [(0, 1), (1, 0), (1, 1)] where values[plane * 273 + (2 * i + p) * 21 + 2 * j + q] > values[best] {
+                        best = plane * 273 + (2 * i + p) * 21 + 2 * j + q
+                    }
+                    let k = (plane * 6 + i) * 10 + j
+                    XCTAssertEqual(y.storage[k].bitPattern, values[best].bitPattern, "plane \(plane), output (\(i), \(j))")
+                    expectedDx[best] += g.storage[k]
+                }
+            }
+        }
+        XCTAssertEqual(dx.storage, expectedDx)
+    }
+
     func testMaxPoolGradients() {
         // Distinct inputs 0.1 apart (a shuffled ramp), so that no perturbation of ±0.01 changes an argmax.
         var rng = SeededGenerator(seed: 21)

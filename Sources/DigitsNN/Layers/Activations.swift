@@ -16,7 +16,9 @@ public final class ReLU: Layer {
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let y = x.withUnsafeBufferPointer { p in
             Tensor(shape: x.shape) { out in
-                for i in out.indices { out[i] = max(p[i], 0) }   // y = max(0, x)
+                Parallel.forEachRange(out.count, minimumWork: 1 << 16) { range in
+                    for i in range { out[i] = max(p[i], 0) }     // y = max(0, x)
+                }
             }
         }
         if mode == .training { output = y }
@@ -28,7 +30,9 @@ public final class ReLU: Layer {
         return output.withUnsafeBufferPointer { y in
             g.withUnsafeBufferPointer { dy in
                 Tensor(shape: g.shape) { dx in
-                    for i in dx.indices { dx[i] = y[i] > 0 ? dy[i] : 0 }  // ∂y/∂x = 1 if x > 0 else 0 (a select: vectorises)
+                    Parallel.forEachRange(dx.count, minimumWork: 1 << 16) { range in
+                        for i in range { dx[i] = y[i] > 0 ? dy[i] : 0 }   // ∂y/∂x = 1 if x > 0 else 0 (a select: vectorises)
+                    }
                 }
             }
         }

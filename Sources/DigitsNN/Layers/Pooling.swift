@@ -55,6 +55,10 @@ public final class MaxPool2D: Layer {
                     Parallel.forEachRange(planes, workPerItem: OH * OW * K * K) { range in
                         for plane in range {
                             let image = x + plane * H * W, out = plane * OH * OW
+                            if K == 2 && S == 2 && OW >= 8 {
+                                Self.pool2x2(image, width: W, outputHeight: OH, outputWidth: OW, into: y + out, argmax: at.map { $0 + out })
+                                continue
+                            }
                             for i in 0..<OH {
                                 for j in 0..<OW {
                                     var best = i * S * W + j * S                          // window's top-left
@@ -79,6 +83,40 @@ public final class MaxPool2D: Layer {
             }
         }
         return y
+    }
+
+    /// `forward` for 2×2 windows at stride 2 on one plane with at least 8 outputs per row: eight outputs at a
+    /// time, the four values of each window compared in the same order (a strictly larger one wins) as the
+    /// general loop, so the results are the same bits. A row's last eight outputs may overlap the previous eight.
+    private static func pool2x2(_ image: UnsafePointer<Float>, width W: Int, outputHeight OH: Int, outputWidth OW: Int,
+                                into y: UnsafeMutablePointer<Float>, argmax at: UnsafeMutablePointer<Int32>?) {
+        typealias V = SIMD8<Float>
+        typealias I = SIMD8<Int32>
+        let lanes = I(0, 2, 4, 6, 8, 10, 12, 14)
+        for i in 0..<OH {
+            var j = 0
+            while j < OW {
+                j = min(j, OW - 8)
+                let top = image + 2 * i * W + 2 * j
+                let upper = UnsafeRawPointer(top).loadUnaligned(as: SIMD16<Float>.self)
+                let lower = UnsafeRawPointer(top + W).loadUnaligned(as: SIMD16<Float>.self)
+                var best = upper.evenHalf, offset = I(repeating: 0)
+                @inline(__always) func consider(_ v: V, at o: Int) {   // in window order: (0, 1), (1, 0), (1, 1)
+                    let larger = v .> best
+                    best.replace(with: v, where: larger)
+                    offset.replace(with: Int32(truncatingIfNeeded: o), where: larger)
+                }
+                consider(upper.oddHalf, at: 1)
+                consider(lower.evenHalf, at: W)
+                consider(lower.oddHalf, at: W + 1)
+                UnsafeMutableRawPointer(y + i * OW + j).storeBytes(of: best, as: V.self)
+                if let at {
+                    let index = I(repeating: Int32(2 * i * W + 2 * j)) &+ lanes &+ offset
+                    UnsafeMutableRawPointer(at + i * OW + j).storeBytes(of: index, as: I.self)
+                }
+                j += 8
+            }
+        }
     }
 
     /// ∂L/∂x[argmax of each window] += ∂L/∂y; zero elsewhere.
