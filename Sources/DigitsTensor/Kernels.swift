@@ -190,11 +190,20 @@ public enum Kernels {
         }
     }
 
-    /// The sum of the n values at `x`, accumulated in Double.
+    /// The sum of the n values at `x`, accumulated in Double: in eight lanes (lane l takes i ≡ l mod 8, in
+    /// order), then across them, then the tail, so that the adds of one lane do not wait on the others'.
     @inlinable
     public static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
-        var s: Double = 0
-        for i in 0..<n { s += Double(x[i]) }
+        var low = SIMD4<Double>(), high = SIMD4<Double>()
+        var i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            low += SIMD4<Double>(v.lowHalf)
+            high += SIMD4<Double>(v.highHalf)
+            i += 8
+        }
+        var s = (low + high).sum()
+        while i < n { s += Double(x[i]); i += 1 }
         return s
     }
 }

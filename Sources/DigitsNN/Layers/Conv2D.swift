@@ -386,10 +386,13 @@ public final class Conv2D: Layer {
     private func biasGradient(_ dy: UnsafePointer<Float>, samples n: Int, pixels P: Int) {
         let O = outputChannels
         bias.gradient.withUnsafeMutableBufferPointer { pdb in
-            for o in 0..<O {
-                var sum: Double = 0
-                for s in 0..<n { sum += Kernels.sum(dy + (s * O + o) * P, P) }
-                pdb[o] = Float(sum)
+            let db = pdb.baseAddress!
+            Parallel.forEachRange(O, workPerItem: n * P) { outputs in
+                for o in outputs {
+                    var sum: Double = 0
+                    for s in 0..<n { sum += Kernels.sum(dy + (s * O + o) * P, P) }
+                    db[o] = Float(sum)
+                }
             }
         }
     }

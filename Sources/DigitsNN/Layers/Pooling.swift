@@ -119,18 +119,18 @@ public final class MaxPool2D: Layer {
         }
     }
 
-    /// ∂L/∂x[argmax of each window] += ∂L/∂y; zero elsewhere.
+    /// ∂L/∂x[argmax of each window] += ∂L/∂y; zero elsewhere (each thread zeroes the planes it fills).
     public func backward(_ dy: Tensor, needsInputGradient: Bool) -> Tensor {
         precondition(inputShape.count == 4 && dy.shape == outputShape(for: inputShape),
                      "MaxPool2D.backward: gradient \(dy.shape) does not match the last training forward")
         guard needsInputGradient else { return Tensor(shape: [0]) }
-        var dx = Tensor(shape: inputShape)
         let (planes, planeSize, outputsPerPlane) = (inputShape[0] * inputShape[1], inputShape[2] * inputShape[3], dy.shape[2] * dy.shape[3])
-        dy.withUnsafeBufferPointer { pg in
+        return dy.withUnsafeBufferPointer { pg in
             argmax.withUnsafeBufferPointer { pa in
-                dx.withUnsafeMutableBufferPointer { pdx in
-                    let (g, at, dx) = (pg.baseAddress!, pa.baseAddress!, pdx.baseAddress!)
-                    Parallel.forEachRange(planes, workPerItem: outputsPerPlane) { range in
+                Tensor(shape: inputShape) { pdx in
+                    guard let g = pg.baseAddress, let at = pa.baseAddress, let dx = pdx.baseAddress else { return }   // an empty batch
+                    Parallel.forEachRange(planes, workPerItem: planeSize) { range in
+                        (dx + range.lowerBound * planeSize).initialize(repeating: 0, count: range.count * planeSize)
                         for plane in range {
                             let image = dx + plane * planeSize
                             for k in plane * outputsPerPlane ..< (plane + 1) * outputsPerPlane {
@@ -141,7 +141,6 @@ public final class MaxPool2D: Layer {
                 }
             }
         }
-        return dx
     }
 }
 
