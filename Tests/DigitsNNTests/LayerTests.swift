@@ -145,6 +145,35 @@ final class LayerTests: XCTestCase {
         }
     }
 
+    /// Sequential runs a ReLU that precedes a max-pooling after it: the outputs and every gradient must be the
+    /// bits that running the layers in their declared order gives, with non-overlapping and overlapping
+    /// windows, ties, and windows whose values are all negative or all zero.
+    func testReLUBeforeMaxPoolingRunsAfterItWithTheSameResults() {
+        for (kernel, stride) in [(2, 2), (3, 2)] {
+            let specs: [LayerSpec] = [.conv2d(inputChannels: 1, outputChannels: 3, kernel: 3, padding: .same), .relu,
+                                      .maxPool2d(kernel: kernel, stride: stride), .flatten,
+                                      .dense(inputs: 3 * ((9 - kernel) / stride + 1) * ((9 - kernel) / stride + 1), outputs: 4)]
+            let net = Sequential(specs: specs, initializer: .heNormal, seed: 5)
+            let reference = Sequential(specs: specs, initializer: .heNormal, seed: 5)
+            var rng = SeededGenerator(seed: 6)
+            var values = (0..<(3 * 81)).map { _ in Float(rng.nextInt(below: 5)) - 3 }   // many ties, negatives and zeros
+            for i in 0..<20 { values[i] = 0 }
+            let x = Tensor(shape: [3, 1, 9, 9], values: values)
+            let g = Tensor(shape: [3, 4], values: (0..<12).map { _ in rng.nextNormal() })
+            let y = net.forward(x, mode: .training)
+            net.backward(g)
+            // The reference, layer by layer in the declared order.
+            var h = x
+            for layer in reference.layers { h = layer.forward(h, mode: .training) }
+            var d = g
+            for (i, layer) in reference.layers.enumerated().reversed() { d = layer.backward(d, needsInputGradient: i > 0) }
+            XCTAssertEqual(y, h, "pooling \(kernel)/\(stride)")
+            for (a, b) in zip(net.parameters, reference.parameters) {
+                XCTAssertEqual(a.gradient, b.gradient, "\(a.name), pooling \(kernel)/\(stride)")
+            }
+        }
+    }
+
     func testSameSeedSameWeights() {
         let a = Sequential(specs: [.dense(inputs: 10, outputs: 4)], initializer: .heNormal, seed: 3)
         let b = Sequential(specs: [.dense(inputs: 10, outputs: 4)], initializer: .heNormal, seed: 3)
