@@ -185,6 +185,11 @@ enum ZeroSkippingConvolution {
         for i in 0..<OH {
             for j in 0..<OW {
                 let out = work + (i * OW + j) * O
+                if O % 8 == 0 && O <= 32 {
+                    fieldSum(terms: terms, marks: marks + (i * sh * Wp + j * sw), markStride: Wp, runPixels: KW, rows: KH,
+                             kernels: wt - j * sw * C * O, rowStride: KW * C * O, outputs: O, bias: b, into: out)
+                    continue
+                }
                 for p in 0..<KH {
                     let pixel = (i * sh + p) * Wp + j * sw
                     let start = Int(marks[pixel]), end = Int(marks[pixel + KW])
@@ -197,6 +202,48 @@ enum ZeroSkippingConvolution {
             let row = y + o * P
             for k in 0..<P { row[k] = work[k * O + o] }
         }
+    }
+
+    /// out = b + Σ_p Σ_{t in row p's stretch} t.scale · kernels[p·rowStride + t.row·O ..< + O] for O = `outputs`
+    /// (8, 16, 24 or 32) held in registers across all `rows` kernel rows: `Kernels.combineRows` row by row,
+    /// in the same order, without storing and reloading the sums between rows. Row p's stretch of `terms`
+    /// runs from marks[p·markStride] to marks[p·markStride + runPixels].
+    @inline(__always)
+    private static func fieldSum(terms: UnsafePointer<RowTerm>, marks: UnsafePointer<Int32>, markStride: Int, runPixels: Int,
+                                 rows: Int, kernels: UnsafePointer<Float>, rowStride: Int, outputs O: Int,
+                                 bias b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+        var a0 = load(b), a1 = O > 8 ? load(b + 8) : V(), a2 = O > 16 ? load(b + 16) : V(), a3 = O > 24 ? load(b + 24) : V()
+        for p in 0..<rows {
+            let start = Int(marks[p * markStride]), end = Int(marks[p * markStride + runPixels])
+            let base = kernels + p * rowStride
+            switch O {
+            case 32:
+                for t in start..<end {
+                    let s = V(repeating: terms[t].scale), w = base + Int(terms[t].row) * 32
+                    a0 = a0.addingProduct(s, load(w)); a1 = a1.addingProduct(s, load(w + 8))
+                    a2 = a2.addingProduct(s, load(w + 16)); a3 = a3.addingProduct(s, load(w + 24))
+                }
+            case 24:
+                for t in start..<end {
+                    let s = V(repeating: terms[t].scale), w = base + Int(terms[t].row) * 24
+                    a0 = a0.addingProduct(s, load(w)); a1 = a1.addingProduct(s, load(w + 8)); a2 = a2.addingProduct(s, load(w + 16))
+                }
+            case 16:
+                for t in start..<end {
+                    let s = V(repeating: terms[t].scale), w = base + Int(terms[t].row) * 16
+                    a0 = a0.addingProduct(s, load(w)); a1 = a1.addingProduct(s, load(w + 8))
+                }
+            default:
+                for t in start..<end { a0 = a0.addingProduct(V(repeating: terms[t].scale), load(base + Int(terms[t].row) * 8)) }
+            }
+        }
+        store(a0, out)
+        if O > 8 { store(a1, out + 8) }
+        if O > 16 { store(a2, out + 16) }
+        if O > 24 { store(a3, out + 24) }
     }
 
     /// For one sample with gradient g = ∂L/∂y [O, OH·OW] and packed input x̃: adds its ∂L/∂W, in kernel
