@@ -172,10 +172,14 @@ func convolutionBenchmark(data: MNIST, sgemm: Double) throws {
 /// as the median over 60 steps (after 10 steps of warm-up), with each layer's share of the step.
 /// The gradient fed back is that of softmax cross-entropy; no optimizer step runs, so the weights stay put.
 /// Also prints the share of zeros in each layer's input and in the gradient it receives: the work a kernel could skip.
+/// With DIGITS_ZERO_SKIPPING=never in the environment, convolutions run their matrix products instead.
 func layerBenchmark(model name: String, data: MNIST) throws {
     let recipe = try Recipe.named(name)
     let model = Model(architecture: recipe.architecture, seed: recipe.options.seed)
     let layers = model.network.layers
+    if ProcessInfo.processInfo.environment["DIGITS_ZERO_SKIPPING"] == "never" {   // to compare with the matrix products
+        for case let conv as Conv2D in layers { conv.zeroSkipping = .never }
+    }
     let n = recipe.options.batchSize
     var forward = [[Double]](repeating: [], count: layers.count), backward = forward
     var inputZeros = [Double](repeating: 0, count: layers.count), gradientZeros = inputZeros
