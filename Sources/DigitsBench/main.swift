@@ -136,8 +136,8 @@ func forwardFLOPs(_ model: Model) -> Double {
 
 /// `digits-bench conv [--threads N]`: the sgemm rate, one epoch each of `lenet5` and `cnn` with their recipes'
 /// batch size and optimizer, as GFLOP/s (3 × the forward FLOPs per training sample: the forward pass, the
-/// input gradient and the weight gradient) and as a share of sgemm; then the whole `cnn` recipe, the time
-/// to ≥ 99% test accuracy.
+/// input gradient and the weight gradient) and as a share of sgemm; then the time to 99% test accuracy with
+/// the fastest recipe found (`lenet5`, 3 epochs, learning rate 0.005, no augmentation), for seeds 1, 2 and 3.
 func convolutionBenchmark(data: MNIST, sgemm: Double) throws {
     for name in ["lenet5", "cnn"] {
         var recipe = try Recipe.named(name)
@@ -152,19 +152,20 @@ func convolutionBenchmark(data: MNIST, sgemm: Double) throws {
         print(String(format: "RESULT digits-%@ epoch_seconds=%.3f gflops=%.1f sgemm_share=%.3f", name, seconds,
                      flops / seconds / 1e9, flops / seconds / 1e9 / sgemm))
     }
-    let recipe = Recipe.cnn
-    let trainer = try Trainer(architecture: recipe.architecture, options: recipe.options)
-    var reached: (epoch: Int, seconds: Double)?
-    var elapsed = 0.0
-    try trainer.train(on: data.train, test: data.test) { event in
-        guard case .epoch(let r) = event else { return }
-        elapsed += r.seconds
-        print("  cnn " + ProgressPrinter.line(r))
-        if reached == nil, (r.testAccuracy ?? 0) >= 0.99 { reached = (r.epoch, elapsed) }
+    // The fastest recipe found to 99%: lenet5 for 3 epochs, one-cycle peaking at 0.005, no augmentation.
+    var fast = Recipe.lenet5
+    fast.options.epochs = 3
+    fast.options.learningRate = 0.005
+    fast.options.augmentation = nil
+    for seed in [1, 2, 3] as [UInt64] {
+        fast.options.seed = seed
+        let trainer = try Trainer(architecture: fast.architecture, options: fast.options)
+        let history = try trainer.train(on: data.train, test: data.test)
+        let seconds = history.reduce(0) { $0 + $1.seconds }, accuracy = history.last?.testAccuracy ?? 0
+        print(String(format: "time to 99%%: lenet5, 3 epochs, lr 0.005, no augmentation, seed %d: %.2f%% after %.1f s of training%@",
+                     seed, 100 * accuracy, seconds, accuracy >= 0.99 ? "" : " (short of 99%)"))
+        print(String(format: "RESULT digits-time-to-99 seed=%d seconds=%.2f accuracy=%.4f", seed, seconds, accuracy))
     }
-    let final = trainer.history.last?.testAccuracy ?? 0
-    print(String(format: "cnn recipe, %d epochs: %.1f s training, test accuracy %.2f%%; first at ≥ 99%%: %@",
-                 recipe.options.epochs, elapsed, 100 * final, reached.map { String(format: "epoch %d, %.1f s", $0.epoch, $0.seconds) } ?? "never"))
 }
 
 /// `digits-bench layers MODEL [--threads N]`: where one training step of MODEL's network spends its time: each
