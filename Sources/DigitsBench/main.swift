@@ -169,7 +169,8 @@ func convolutionBenchmark(data: MNIST, sgemm: Double) throws {
 }
 
 /// `digits-bench layers MODEL [--threads N]`: where one training step of MODEL's network spends its time: each
-/// layer's forward and backward pass on batches of the recipe's size drawn from the MNIST training set,
+/// layer's forward and backward pass, in the order training runs them (`Sequential.order`), on batches of the
+/// recipe's size drawn from the MNIST training set,
 /// as the median over 60 steps (after 10 steps of warm-up), with each layer's share of the step.
 /// The gradient fed back is that of softmax cross-entropy; no optimizer step runs, so the weights stay put.
 /// Also prints the share of zeros in each layer's input and in the gradient it receives: the work a kernel could skip.
@@ -193,17 +194,19 @@ func layerBenchmark(model name: String, data: MNIST) throws {
         let indices = (step * n ..< (step + 1) * n).map { $0 % data.train.count }
         var x = data.train.inputs(indices, encoding: recipe.architecture.encoding)
         let labels = indices.map { Int(data.train.labels[$0]) }
-        for (i, layer) in layers.enumerated() {
+        for i in model.network.order {
+            let layer = layers[i]
             if step >= 10 { inputZeros[i] += zeroShare(x) / 60 }
             let t0 = now()
             x = layer.forward(x, mode: .training)
             if step >= 10 { forward[i].append(now() - t0) }
         }
         var g = loss.evaluate(x, labels: labels).gradient
-        for (i, layer) in layers.enumerated().reversed() {
+        for (position, i) in model.network.order.enumerated().reversed() {
+            let layer = layers[i]
             if step >= 10 { gradientZeros[i] += zeroShare(g) / 60 }
             let t0 = now()
-            g = layer.backward(g, needsInputGradient: i > 0)
+            g = layer.backward(g, needsInputGradient: position > 0)
             if step >= 10 { backward[i].append(now() - t0) }
         }
     }

@@ -11,7 +11,7 @@ public final class Sequential {
     /// runs after it. Max-pooling picks the first largest value of each window, and ReLU keeps the order of
     /// values, so max(relu(a), relu(b), …) = relu(max(a, b, …)): the same outputs, and the same gradients (a
     /// window whose maximum is ≤ 0 passes none back either way), with ReLU's work on a tensor K² times smaller.
-    private let order: [Int]
+    public let order: [Int]
 
     /// A network of the given layers; names each parameter and buffer after its layer's index.
     public init(_ layers: [Layer]) {
