@@ -309,7 +309,7 @@ public struct Recipe: Sendable {
     /// ReLU and 2x2 max-pooling, then fully connected 400 → 120 → 84 → 10; Adam, batch 64, 6 epochs of a
     /// one-cycle schedule peaking at 0.003, on images shifted, rotated and scaled afresh each epoch
     /// (`Augmentation.standard`). (Chosen on a validation split, the last 10,000 training images: 99.21%
-    /// there in 10 epochs, against 99.03% without augmentation; 99.05% in 6, which take about a minute.)
+    /// there in 10 epochs, against 99.03% without augmentation; 99.05% in 6, which take about half a minute.)
     public static let lenet5 = Recipe(
         architecture: Architecture(name: "lenet5",
                                    layers: [.conv2d(inputChannels: 1, outputChannels: 6, kernel: 5, padding: .same), .relu,
