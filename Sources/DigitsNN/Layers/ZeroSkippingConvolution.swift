@@ -17,10 +17,10 @@ import DigitsTensor
 /// The channels-last layout the zero-skipping kernels work in, for one convolution geometry.
 ///
 /// A sample is its padded image x̃ [Hp, Wp, C] (rows, columns, channels; zeros in the padding), followed by
-/// `runPadding` spare floats. A kernel row p sees the run of `run` = KW·C floats starting p·`rowStride` after the field of (i, j)
-/// (`fieldOffsets`);
-/// the kernels handle runs `paddedRun` long (a multiple of 8), and kernel rows are stored that long with zeros
-/// after the first `run` floats, so the extra floats read next to a run meet zero weights.
+/// `paddedRun − run` spare floats. Kernel row p sees the run of `run` = KW·C floats that starts p·`rowStride`
+/// after the field of output (i, j) (`fieldOffsets`). The kernels handle runs `paddedRun` long (a multiple of
+/// 8), and kernel rows are stored that long with zeros after the first `run` floats, so the extra floats read
+/// next to a run meet zero weights (and the spare floats keep the last run's extra reads inside the sample).
 struct ChannelsLastLayout {
     let geometry: ConvolutionGeometry
     /// Hp = (OH − 1)·sh + KH, the padded rows a kernel reads.
