@@ -143,11 +143,7 @@ public final class Conv2D: Layer {
             let nonzeros = x.withUnsafeBufferPointer { Kernels.countNonzeros($0.baseAddress!, $0.count) }
             if zeroSkipping.applies(nonzeros: nonzeros, of: x.count, limit: ZeroSkipping.inputLimit) {
                 let y = zeroSkippingForward(x, geo)
-                if mode == .training {
-                    input = x
-                    trainingGeometry = geo
-                }
-                columnsHold = nil
+                remember(x, geo, mode: mode)
                 return y
             }
         }
@@ -166,11 +162,7 @@ public final class Conv2D: Layer {
                     }
                 }
             }
-            if mode == .training {
-                input = x
-                trainingGeometry = geo
-            }
-            columnsHold = nil
+            remember(x, geo, mode: mode)
             return y
         }
         let chunk = samplesPerChunk(geo, batch: n)
@@ -205,14 +197,18 @@ public final class Conv2D: Layer {
                 }
             }
         }
+        remember(x, geo, mode: mode, columns: held)
+        return y
+    }
+
+    /// In `.training` mode keeps x and its sizes for `backward`, with the samples whose columns X `columns`
+    /// holds (nil when the pass made none); in any mode forgets columns the pass did not make.
+    private func remember(_ x: Tensor, _ geo: ConvolutionGeometry, mode: Mode, columns held: Range<Int>? = nil) {
         if mode == .training {
             input = x
             trainingGeometry = geo
-            columnsHold = held
-        } else {
-            columnsHold = nil
         }
-        return y
+        columnsHold = mode == .training ? held : nil
     }
 
     /// Given g = ∂L/∂y of the latest training forward: ∂L/∂W = G·Xᵀ, ∂L/∂b = Σ g, and ∂L/∂x = col2im(Wᵀ·G) when asked.

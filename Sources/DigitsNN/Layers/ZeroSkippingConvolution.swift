@@ -89,19 +89,29 @@ struct ChannelsLastLayout {
         }
     }
 
-    /// W̃ [O, KH, paddedRun]: W̃[o, p, q·C + c] = W[o, c, p, q] for W [O, C, KH, KW], zeros after each run.
-    func packKernels(_ w: UnsafePointer<Float>, outputs O: Int, into out: UnsafeMutablePointer<Float>) {
+    /// Calls body(o, c, p, q, i) for every weight W[o, c, p, q] of O kernels, i being its index in W [O, C, KH, KW].
+    @inline(__always)
+    private func forEachWeight(outputs O: Int, _ body: (_ o: Int, _ c: Int, _ p: Int, _ q: Int, _ index: Int) -> Void) {
         let g = geometry
-        out.update(repeating: 0, count: O * kernelSize)
         for o in 0..<O {
             for c in 0..<g.channels {
                 for p in 0..<g.kernelHeight {
-                    for q in 0..<g.kernelWidth {
-                        out[o * kernelSize + p * paddedRun + q * g.channels + c] = w[((o * g.channels + c) * g.kernelHeight + p) * g.kernelWidth + q]
-                    }
+                    for q in 0..<g.kernelWidth { body(o, c, p, q, ((o * g.channels + c) * g.kernelHeight + p) * g.kernelWidth + q) }
                 }
             }
         }
+    }
+
+    /// Where W[o, c, p, q] sits in W̃ [O, KH, paddedRun] (`packKernels`).
+    @inline(__always)
+    private func kernelIndex(_ o: Int, _ c: Int, _ p: Int, _ q: Int) -> Int {
+        o * kernelSize + p * paddedRun + q * geometry.channels + c
+    }
+
+    /// W̃ [O, KH, paddedRun]: W̃[o, p, q·C + c] = W[o, c, p, q] for W [O, C, KH, KW], zeros after each run.
+    func packKernels(_ w: UnsafePointer<Float>, outputs O: Int, into out: UnsafeMutablePointer<Float>) {
+        out.update(repeating: 0, count: O * kernelSize)
+        forEachWeight(outputs: O) { o, c, p, q, i in out[kernelIndex(o, c, p, q)] = w[i] }
     }
 
     /// The floats before the first row of a transposed kernel (`packTransposedKernels`): the forward pass
@@ -116,32 +126,17 @@ struct ChannelsLastLayout {
         let margin = transposedMargin(outputs: O)
         out.update(repeating: 0, count: margin)
         let wt = out + margin
-        for o in 0..<O {
-            for c in 0..<g.channels {
-                for p in 0..<g.kernelHeight {
-                    for q in 0..<g.kernelWidth {
-                        wt[((p * g.kernelWidth + q) * g.channels + c) * O + o] = w[((o * g.channels + c) * g.kernelHeight + p) * g.kernelWidth + q]
-                    }
-                }
-            }
-        }
+        forEachWeight(outputs: O) { o, c, p, q, i in wt[((p * g.kernelWidth + q) * g.channels + c) * O + o] = w[i] }
         return wt
     }
 
     /// dW [O, C, KH, KW] = Σ_k sums[k] over `count` kernel-layout sums [O, KH, paddedRun] (adding k = 0, 1, …).
     func unpackKernels(_ sums: UnsafePointer<Float>, count: Int, outputs O: Int, into dw: UnsafeMutablePointer<Float>) {
-        let g = geometry
-        for o in 0..<O {
-            for c in 0..<g.channels {
-                for p in 0..<g.kernelHeight {
-                    for q in 0..<g.kernelWidth {
-                        let at = o * kernelSize + p * paddedRun + q * g.channels + c
-                        var total = sums[at]
-                        for k in 1..<max(1, count) { total += sums[k * O * kernelSize + at] }
-                        dw[((o * g.channels + c) * g.kernelHeight + p) * g.kernelWidth + q] = total
-                    }
-                }
-            }
+        forEachWeight(outputs: O) { o, c, p, q, i in
+            let at = kernelIndex(o, c, p, q)
+            var total = sums[at]
+            for k in 1..<max(1, count) { total += sums[k * O * kernelSize + at] }
+            dw[i] = total
         }
     }
 }
