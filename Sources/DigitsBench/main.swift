@@ -212,11 +212,16 @@ func layerBenchmark(model name: String, data: MNIST) throws {
     }
     let total = zip(forward, backward).reduce(0) { $0 + median($1.0) + median($1.1) }
     print(String(format: "%@, batch %d: %.2f ms per step of forward and backward passes (medians of 60 steps)", name, n, total * 1e3))
-    for (i, layer) in layers.enumerated() {
+    for i in layers.indices {
         let (f, b) = (median(forward[i]), median(backward[i]))
         print(String(format: "  %2d %-28@ forward %7.3f ms  backward %7.3f ms  %5.1f%% of the step; zeros: %3.0f%% of x, %3.0f%% of ∂L/∂y",
                      i, names[i] as NSString, f * 1e3, b * 1e3, 100 * (f + b) / total, 100 * inputZeros[i], 100 * gradientZeros[i]))
     }
+}
+
+/// MNIST from $DIGITS_DATA, or from where `DataLocator` finds it.
+func loadMNIST() throws -> MNIST {
+    try MNIST.load(DataLocator.locate(explicit: ProcessInfo.processInfo.environment["DIGITS_DATA"]).files)
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -226,30 +231,42 @@ if let i = arguments.firstIndex(of: "--threads"), i + 1 < arguments.count, let n
     arguments.removeSubrange(i...(i + 1))
 }
 BLAS.setThreads(threads)
-if arguments.first == "infer" {
+/// The one argument after the subcommand in `arguments`, or the usage line on standard error and exit status 2.
+func soleArgument(_ arguments: [String], usage: String) -> String {
     guard arguments.count == 2 else {
-        FileHandle.standardError.write(Data("usage: digits-bench infer MODEL.safetensors [--threads N]\n".utf8))
+        FileHandle.standardError.write(Data("usage: digits-bench \(usage) [--threads N]\n".utf8))
         exit(2)
     }
-    try inferenceBenchmark(modelPath: arguments[1],
-                           data: try MNIST.load(DataLocator.locate(explicit: ProcessInfo.processInfo.environment["DIGITS_DATA"]).files))
-    exit(0)
+    return arguments[1]
 }
-if arguments.first == "layers" {
-    guard arguments.count == 2 else {
-        FileHandle.standardError.write(Data("usage: digits-bench layers MODEL [--threads N]\n".utf8))
-        exit(2)
+
+/// Runs one subcommand and exits: status 0, or 1 with the error on one line of standard error (an unknown
+/// model name, a missing or corrupt file).
+func runSubcommand(_ body: () throws -> Void) -> Never {
+    do {
+        try body()
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("digits-bench: \(error)\n".utf8))
+        exit(1)
     }
-    try layerBenchmark(model: arguments[1],
-                       data: try MNIST.load(DataLocator.locate(explicit: ProcessInfo.processInfo.environment["DIGITS_DATA"]).files))
-    exit(0)
 }
-if arguments.first == "conv" {
-    let rate = sgemmRate(m: 2048, n: 2048, k: 2048, library: true)
-    print(String(format: "digits-bench conv: %d threads; sgemm 2048³: %.1f GFLOP/s", threads, rate))
-    try convolutionBenchmark(data: try MNIST.load(DataLocator.locate(explicit: ProcessInfo.processInfo.environment["DIGITS_DATA"]).files),
-                             sgemm: rate)
-    exit(0)
+
+switch arguments.first {
+case "infer":
+    let path = soleArgument(arguments, usage: "infer MODEL.safetensors")
+    runSubcommand { try inferenceBenchmark(modelPath: path, data: try loadMNIST()) }
+case "layers":
+    let model = soleArgument(arguments, usage: "layers MODEL")
+    runSubcommand { try layerBenchmark(model: model, data: try loadMNIST()) }
+case "conv":
+    runSubcommand {
+        let rate = sgemmRate(m: 2048, n: 2048, k: 2048, library: true)
+        print(String(format: "digits-bench conv: %d threads; sgemm 2048³: %.1f GFLOP/s", threads, rate))
+        try convolutionBenchmark(data: try loadMNIST(), sgemm: rate)
+    }
+default:
+    break
 }
 let epochs = arguments.first.flatMap(Int.init) ?? 5
 
@@ -268,7 +285,7 @@ let tiledShapes = 2 / (1 / sgemmRate(m: 128, n: 512, k: 784) + 1 / sgemmRate(m: 
 print(String(format: "sgemm 2048³: %.1f GFLOP/s; at the MLP's shapes: forward %.1f, weight gradient %.1f (harmonic mean %.1f; digits' tiled gemm %.1f)",
              big, fwd, dw, shapes, tiledShapes))
 
-let data = try MNIST.load(DataLocator.locate(explicit: ProcessInfo.processInfo.environment["DIGITS_DATA"]).files)
+let data = try loadMNIST()
 var recipe = Recipe.mlp
 recipe.options.epochs = epochs
 let trainer = try Trainer(architecture: recipe.architecture, options: recipe.options)

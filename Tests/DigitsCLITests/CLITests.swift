@@ -26,12 +26,13 @@ final class CLITests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// Runs `digits` with `arguments`; returns the exit status, standard output and standard error.
-    /// With `interruptWhen`, sends SIGINT (as Ctrl-C does) as soon as standard output contains that text.
-    private func digits(_ arguments: [String], environment: [String: String] = [:],
+    /// Runs `digits` (or another of the package's executables, `program`) with `arguments`; returns the exit
+    /// status, standard output and standard error. With `interruptWhen`, sends SIGINT (as Ctrl-C does) as
+    /// soon as standard output contains that text.
+    private func digits(_ arguments: [String], program: String = "digits", environment: [String: String] = [:],
                         interruptWhen marker: String? = nil) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
-        process.executableURL = products.appendingPathComponent("digits")
+        process.executableURL = products.appendingPathComponent(program)
         process.arguments = arguments
         process.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
@@ -154,6 +155,19 @@ final class CLITests: XCTestCase {
         let partial = try digits(["train", "--train-images", "x"])
         XCTAssertNotEqual(partial.status, 0)
         XCTAssertTrue(partial.err.contains("give all four"), partial.err)
+    }
+
+    func testBenchmarkRejectsBadArgumentsClearly() throws {
+        let unknown = try digits(["layers", "resnet"], program: "digits-bench", environment: ["DIGITS_DATA": dataDirectory])
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertTrue(unknown.err.contains("unknown model 'resnet'"), unknown.err)
+        let missing = try digits(["layers"], program: "digits-bench")
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.err.contains("usage: digits-bench layers MODEL"), missing.err)
+        let noModel = try digits(["infer", directory.appendingPathComponent("none.safetensors").path], program: "digits-bench",
+                                 environment: ["DIGITS_DATA": dataDirectory])
+        XCTAssertEqual(noModel.status, 1)
+        XCTAssertTrue(noModel.err.contains("none.safetensors"), noModel.err)
     }
 
     func testModelsListsEveryRecipe() throws {
