@@ -112,6 +112,109 @@ public enum Kernels {
         }
     }
 
+    /// c[r·ldc + o] = Σ_i a[r·lda + i] · b[o·ldb + i] for each r in `rows` and o in 0..<p: C = A·Bᵀ, every entry
+    /// the dot product of a row of A with a row of B, `length` terms long.
+    ///
+    /// For B with few rows (the transposed weights of a classifier's last layer), where a BLAS call is poorly
+    /// shaped. Each dot product is summed in eight lanes (lane l takes i ≡ l mod 8, by fused multiply-adds),
+    /// then across the lanes, then the tail: the same bits however the rows are shared out.
+    @inlinable
+    public static func productWithTransposed(_ a: UnsafePointer<Float>, lda: Int, rows: Range<Int>,
+                                             _ b: UnsafePointer<Float>, ldb: Int, bRows p: Int, length: Int,
+                                             into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        for r in rows {
+            let x = a + r * lda
+            // Four rows of B at a time share each load of x (a last group of fewer repeats its last row).
+            var o = 0
+            while o < p {
+                let w0 = b + o * ldb, w1 = b + min(o + 1, p - 1) * ldb
+                let w2 = b + min(o + 2, p - 1) * ldb, w3 = b + min(o + 3, p - 1) * ldb
+                var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+                var i = 0
+                while i + 8 <= length {
+                    let xv = load(x + i)
+                    s0 = s0.addingProduct(xv, load(w0 + i)); s1 = s1.addingProduct(xv, load(w1 + i))
+                    s2 = s2.addingProduct(xv, load(w2 + i)); s3 = s3.addingProduct(xv, load(w3 + i))
+                    i += 8
+                }
+                var t0 = s0.sum(), t1 = s1.sum(), t2 = s2.sum(), t3 = s3.sum()
+                while i < length {
+                    t0 = t0.addingProduct(x[i], w0[i]); t1 = t1.addingProduct(x[i], w1[i])
+                    t2 = t2.addingProduct(x[i], w2[i]); t3 = t3.addingProduct(x[i], w3[i])
+                    i += 1
+                }
+                let out = c + r * ldc + o
+                out[0] = t0
+                if o + 1 < p { out[1] = t1 }
+                if o + 2 < p { out[2] = t2 }
+                if o + 3 < p { out[3] = t3 }
+                o += 4
+            }
+        }
+    }
+
+    /// c[i·ldc + j] = Σ_r a[r·lda + i] · b[r·ldb + j] for each i in `columns` and j in 0..<p: C = Aᵀ·B over the
+    /// `rows` rows of A and B.
+    ///
+    /// For B with few columns (the weight gradient xᵀ·g of a classifier's last layer), where a BLAS call is
+    /// poorly shaped. Each entry is summed over r = 0, 1, … in order by fused multiply-adds, so the bits do
+    /// not depend on how the columns are shared out. Works on 16 values of i against 4 of j at a time.
+    @inlinable
+    public static func transposedProduct(_ a: UnsafePointer<Float>, lda: Int, columns: Range<Int>,
+                                         _ b: UnsafePointer<Float>, ldb: Int, bColumns p: Int, rows: Int,
+                                         into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func store(_ v: V, column i: Int, _ j: Int) {
+            if j < p { for l in 0..<8 { c[(i + l) * ldc + j] = v[l] } }
+        }
+        var i = columns.lowerBound
+        while i + 8 <= columns.upperBound {
+            let wide = i + 16 <= columns.upperBound
+            // Four columns of B at a time (a last group of fewer repeats its last column, unstored).
+            var j = 0
+            while j < p {
+                let j1 = min(j + 1, p - 1), j2 = min(j + 2, p - 1), j3 = min(j + 3, p - 1)
+                var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+                var u0 = V(), u1 = V(), u2 = V(), u3 = V()
+                if wide {
+                    for r in 0..<rows {
+                        let x = a + r * lda + i, g = b + r * ldb
+                        let xv = load(x), xw = load(x + 8)
+                        let g0 = V(repeating: g[j]), g1 = V(repeating: g[j1]), g2 = V(repeating: g[j2]), g3 = V(repeating: g[j3])
+                        s0 = s0.addingProduct(xv, g0); s1 = s1.addingProduct(xv, g1)
+                        s2 = s2.addingProduct(xv, g2); s3 = s3.addingProduct(xv, g3)
+                        u0 = u0.addingProduct(xw, g0); u1 = u1.addingProduct(xw, g1)
+                        u2 = u2.addingProduct(xw, g2); u3 = u3.addingProduct(xw, g3)
+                    }
+                } else {
+                    for r in 0..<rows {
+                        let xv = load(a + r * lda + i), g = b + r * ldb
+                        s0 = s0.addingProduct(xv, V(repeating: g[j])); s1 = s1.addingProduct(xv, V(repeating: g[j1]))
+                        s2 = s2.addingProduct(xv, V(repeating: g[j2])); s3 = s3.addingProduct(xv, V(repeating: g[j3]))
+                    }
+                }
+                store(s0, column: i, j); store(s1, column: i, j + 1); store(s2, column: i, j + 2); store(s3, column: i, j + 3)
+                if wide {
+                    store(u0, column: i + 8, j); store(u1, column: i + 8, j + 1)
+                    store(u2, column: i + 8, j + 2); store(u3, column: i + 8, j + 3)
+                }
+                j += 4
+            }
+            i += wide ? 16 : 8
+        }
+        while i < columns.upperBound {
+            for j in 0..<p {
+                var t: Float = 0
+                for r in 0..<rows { t = t.addingProduct(a[r * lda + i], b[r * ldb + j]) }
+                c[i * ldc + j] = t
+            }
+            i += 1
+        }
+    }
+
     /// 1 when v ≠ 0 (NaN included), else 0, in integer arithmetic: |v|'s bits plus 2³¹ − 1 reach bit 31
     /// exactly when they are not all zero. Listing loops write every value and advance by this, with no
     /// branch to mispredict.

@@ -154,6 +154,38 @@ final class TensorTests: XCTestCase {
         }
     }
 
+    /// The narrow products (A·Bᵀ and Aᵀ·B for B with few rows or columns) over every shape class: lengths and
+    /// column ranges with lanes, 16-wide blocks and tails, 1 to 13 outputs (whole groups of four and a short
+    /// last one), sub-ranges of rows and columns. Small integers make every sum exact, so the plain loops must
+    /// match; entries outside the asked range stay untouched.
+    func testNarrowProductsMatchThePlainLoops() {
+        var rng = SeededGenerator(seed: 8)
+        for (rows, length, p) in [(1, 1, 1), (3, 7, 2), (5, 8, 4), (4, 17, 5), (6, 40, 10), (2, 33, 13), (9, 64, 3)] {
+            let (lda, ldb, ldc) = (length + 2, length + 1, p + 3)
+            let a = (0..<(rows * lda)).map { _ in Float(rng.nextInt(below: 7) - 3) }
+            let b = (0..<(p * ldb)).map { _ in Float(rng.nextInt(below: 7) - 3) }
+            // C = A·Bᵀ over rows 1..<rows (row 0 left alone).
+            var c = [Float](repeating: 99, count: rows * ldc)
+            Kernels.productWithTransposed(a, lda: lda, rows: 1..<rows, b, ldb: ldb, bRows: p, length: length, into: &c, ldc: ldc)
+            for r in 0..<rows {
+                for o in 0..<ldc {
+                    let expected = r > 0 && o < p ? (0..<length).reduce(Float(0)) { $0 + a[r * lda + $1] * b[o * ldb + $1] } : 99
+                    XCTAssertEqual(c[r * ldc + o], expected, "A·Bᵀ [\(r), \(o)] rows \(rows) length \(length) p \(p)")
+                }
+            }
+            // C = Aᵀ·B with A [rows, length] and B [rows, p], over columns 1..<length (column 0 left alone).
+            let bb = (0..<(rows * ldb)).map { _ in Float(rng.nextInt(below: 7) - 3) }
+            var t = [Float](repeating: 99, count: length * ldc)
+            Kernels.transposedProduct(a, lda: lda, columns: 1..<length, bb, ldb: ldb, bColumns: p, rows: rows, into: &t, ldc: ldc)
+            for i in 0..<length {
+                for j in 0..<ldc {
+                    let expected = i > 0 && j < p ? (0..<rows).reduce(Float(0)) { $0 + a[$1 * lda + i] * bb[$1 * ldb + j] } : 99
+                    XCTAssertEqual(t[i * ldc + j], expected, "Aᵀ·B [\(i), \(j)] rows \(rows) length \(length) p \(p)")
+                }
+            }
+        }
+    }
+
     /// The vector square root gives the bits of Float.squareRoot() for every kind of value, including zeros,
     /// subnormals, infinity, NaN and negative numbers.
     func testVectorSquareRootIsTheCorrectlyRoundedOne() {

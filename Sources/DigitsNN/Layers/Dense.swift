@@ -12,6 +12,9 @@ import DigitsTensor
 /// nonzero) the forward pass adds only the rows of W of nonzero inputs, y[n] = b + Σ_{k: x[n,k]≠0} x[n,k]·W[k],
 /// and the weight gradient is computed only for rows k that some sample lights up,
 /// ∂L/∂W[k] = Σ_n x[n,k]·g[n]. Both are the same sums as the dense products, term for term, in a fixed order.
+/// A dense batch goes through BLAS, except in a layer with at most `narrowOutputLimit` outputs (a classifier's
+/// last layer), whose products are too narrow for it: there each y[n,j] is a dot product of x[n] with
+/// column j of W, and ∂L/∂W, ∂L/∂x are summed by `Kernels.transposedProduct` and `Kernels.combineRows`.
 public final class Dense: Layer {
     /// Number of input features.
     public let inputs: Int
@@ -26,6 +29,9 @@ public final class Dense: Layer {
     /// and very small products use them too, and very small products skip BLAS for ∂L/∂x, unless the
     /// limit is 0.
     public var sparseDensityLimit: Float = 0.3
+    /// Layers with at most this many outputs run dense batches through their own narrow kernels rather than
+    /// BLAS (unless `sparseDensityLimit` is 0, which keeps BLAS).
+    public static let narrowOutputLimit = 16
 
     private var input = Tensor(shape: [0])
     private var inputWasSparse = false
@@ -52,6 +58,11 @@ public final class Dense: Layer {
     private let blockedWeight = ScratchBuffer<Float>()
     private let gradientBlocks = ScratchBuffer<Float>()  // ∂L/∂y by 64-column blocks, for the weight gradient
     private var lastForwardWasBlocked = false          // then the next one copies W's blocks in its first pass
+    private var lastForwardWasDense = false            // then the next one counts the nonzeros before listing them
+    private let transposedWeight = ScratchBuffer<Float>()  // Wᵀ [outputs, inputs], for the narrow kernels
+
+    /// True when dense batches go through the narrow kernels instead of BLAS.
+    private var usesNarrowKernels: Bool { sparseDensityLimit > 0 && outputs <= Self.narrowOutputLimit }
 
     /// A dense layer with weights drawn by `initializer` from `rng` and a zero bias.
     public init(inputs: Int, outputs: Int, initializer: WeightInitializer, rng: inout SeededGenerator) {
@@ -81,10 +92,20 @@ public final class Dense: Layer {
         }
         // Zero-skipping kernels for sparse batches, for products too small to be worth a BLAS call, and for
         // one sample (a matrix-vector product reads all of W; the kernel reads only the rows it needs).
-        // A large batch reads W from a copy of its 64-column blocks (`blockedWeight`): a block read in place
-        // is 64 of every row's `outputs` columns, a stride that maps all its cache lines onto a few cache sets.
+        // A large batch (256 samples or more) reads W from a copy of its 64-column blocks (`blockedWeight`): a
+        // block read in place is 64 of every row's `outputs` columns, a stride that maps all its cache lines onto
+        // a few cache sets. The copy pays for itself over an evaluation batch of 1000, not over a training
+        // batch of 128, whose 96-row chunks of a block still fit the second-level cache read in place.
         let small = n * inputs * outputs <= 1 << 16 || n == 1
-        let blocked = outputs > 64 && n >= 64
+        if !small && lastForwardWasDense {
+            // A dense batch usually follows a dense one: one quick count spares it the listing pass.
+            let nonzeros = x.withUnsafeBufferPointer { Kernels.countNonzeros($0.baseAddress!, $0.count) }
+            if Float(nonzeros) > sparseDensityLimit * Float(x.count) {
+                denseForward(x, into: &y, mode: mode)
+                return y
+            }
+        }
+        let blocked = outputs > 64 && n >= 256
         let byInput = mode == .training && n > 1
         let parts = Parallel.partCount(n, workPerItem: inputs * outputs / 4)
         let (inputs, outputs) = (self.inputs, self.outputs)
@@ -139,11 +160,11 @@ public final class Dense: Layer {
         for r in 0..<n { total += marks[r * marksPerSample + chunks] - marks[r * marksPerSample] }
         let sparse = small || Float(total) <= sparseDensityLimit * Float(max(x.count, 1))
         guard sparse else {
-            lastForwardWasBlocked = false
             denseForward(x, into: &y, mode: mode)
             return y
         }
         lastForwardWasBlocked = blocked
+        lastForwardWasDense = false
         columnListsBuilt = byInput
         if mode == .training {
             input = x
@@ -210,14 +231,25 @@ public final class Dense: Layer {
         return y
     }
 
-    /// y = b + x·W through BLAS, for dense batches.
+    /// y = b + x·W for dense batches: through BLAS, or for a narrow layer as y[r,j] = b[j] + x[r]·Wᵀ[j].
     private func denseForward(_ x: Tensor, into y: inout Tensor, mode: Mode) {
         let n = x.rows
+        let (inputs, outputs) = (self.inputs, self.outputs)
+        let narrow = usesNarrowKernels
+        let WT = narrow ? transposeWeight() : nil
         x.withUnsafeBufferPointer { px in
             weight.value.withUnsafeBufferPointer { pw in
                 bias.value.withUnsafeBufferPointer { pb in
                     y.withUnsafeMutableBufferPointer { py in
                         let (X, W, b, Y) = (px.baseAddress!, pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
+                        if let WT {
+                            Parallel.forEachRange(n, workPerItem: inputs * outputs) { rows in
+                                Kernels.productWithTransposed(X, lda: inputs, rows: rows, WT, ldb: inputs, bRows: outputs,
+                                                              length: inputs, into: Y, ldc: outputs)
+                                for r in rows { for j in 0..<outputs { Y[r * outputs + j] += b[j] } }
+                            }
+                            return
+                        }
                         for r in 0..<n { (Y + r * outputs).update(from: b, count: outputs) }  // y = b
                         BLAS.gemm(transposeA: false, transposeB: false, m: n, n: outputs, k: inputs,  // y += x·W
                                   a: X, lda: inputs, b: W, ldb: outputs, beta: 1, c: Y, ldc: outputs)
@@ -226,6 +258,8 @@ public final class Dense: Layer {
             }
         }
         columnListsBuilt = false
+        lastForwardWasBlocked = false
+        lastForwardWasDense = true
         if mode == .training {
             input = x
             inputWasSparse = false
@@ -234,17 +268,26 @@ public final class Dense: Layer {
 
     public func backward(_ g: Tensor, needsInputGradient: Bool) -> Tensor {
         let n = g.rows
+        let (inputs, outputs) = (self.inputs, self.outputs)
         precondition(input.rows == n && g.columns == outputs, "Dense.backward: gradient \(g.shape) does not match the last forward")
         g.withUnsafeBufferPointer { pg in
             if inputWasSparse {
                 sparseWeightGradient(pg.baseAddress!, batch: n)
             } else {
+                let narrow = usesNarrowKernels
                 input.withUnsafeBufferPointer { px in
                     weight.gradient.withUnsafeMutableBufferPointer { pdw in
+                        let (X, G, dW) = (px.baseAddress!, pg.baseAddress!, pdw.baseAddress!)
                         // ∂L/∂W = xᵀ · g   [inputs, outputs]
-                        BLAS.gemm(transposeA: true, transposeB: false, m: inputs, n: outputs, k: n,
-                                  a: px.baseAddress!, lda: inputs, b: pg.baseAddress!, ldb: outputs,
-                                  c: pdw.baseAddress!, ldc: outputs)
+                        if narrow {
+                            Parallel.forEachRange((inputs + 15) / 16, workPerItem: 16 * n * outputs) { blocks in
+                                Kernels.transposedProduct(X, lda: inputs, columns: blocks.lowerBound * 16 ..< min(inputs, blocks.upperBound * 16),
+                                                          G, ldb: outputs, bColumns: outputs, rows: n, into: dW, ldc: outputs)
+                            }
+                        } else {
+                            BLAS.gemm(transposeA: true, transposeB: false, m: inputs, n: outputs, k: n,
+                                      a: X, lda: inputs, b: G, ldb: outputs, c: dW, ldc: outputs)
+                        }
                     }
                 }
                 weight.gradientRows = nil
@@ -257,6 +300,7 @@ public final class Dense: Layer {
         guard needsInputGradient else { return Tensor(shape: [0]) }
         // ∂L/∂x = g · Wᵀ   [N, inputs]
         var dx = Tensor(shape: [n, inputs])
+        let WT = usesNarrowKernels && !(n * inputs * outputs <= 1 << 16) ? transposeWeight() : nil
         g.withUnsafeBufferPointer { pg in
             weight.value.withUnsafeBufferPointer { pw in
                 dx.withUnsafeMutableBufferPointer { pdx in
@@ -269,12 +313,36 @@ public final class Dense: Layer {
                         }
                         return
                     }
+                    if let WT {
+                        // A narrow layer: ∂L/∂x[r] = Σ_j g[r,j]·Wᵀ[j], a weighted sum of the rows of Wᵀ.
+                        Parallel.forEachRange(n, workPerItem: inputs * outputs) { rows in
+                            withUnsafeTemporaryAllocation(of: RowTerm.self, capacity: outputs) { terms in
+                                for r in rows {
+                                    for j in 0..<outputs { terms[j] = RowTerm(scale: G[r * outputs + j], row: Int32(j)) }
+                                    Kernels.combineRows(count: outputs, terms: terms.baseAddress!, stride: inputs, base: WT,
+                                                        width: inputs, initial: nil, out: DX + r * inputs)
+                                }
+                            }
+                        }
+                        return
+                    }
                     BLAS.gemm(transposeA: false, transposeB: true, m: n, n: inputs, k: outputs,
                               a: G, lda: outputs, b: W, ldb: outputs, c: DX, ldc: inputs)
                 }
             }
         }
         return dx.reshaped(input.shape)
+    }
+
+    /// Wᵀ [outputs, inputs], copied out of W into `transposedWeight`.
+    private func transposeWeight() -> UnsafePointer<Float> {
+        let (inputs, outputs) = (self.inputs, self.outputs)
+        let WT = transposedWeight.reserve(inputs * outputs)
+        weight.value.withUnsafeBufferPointer { pw in
+            let W = pw.baseAddress!
+            for k in 0..<inputs { for j in 0..<outputs { WT[j * inputs + k] = W[k * outputs + j] } }
+        }
+        return UnsafePointer(WT)
     }
 
     /// Copies rows `rows` of W [inputs, outputs] into its column blocks at `out`, block after block: block b
