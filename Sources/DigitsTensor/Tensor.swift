@@ -31,6 +31,12 @@ public struct Tensor: Equatable, Sendable {
         }
     }
 
+    /// A tensor of the given shape whose values are left as the allocator gave them, for an output that the
+    /// caller then writes in full (Float has no invalid bit patterns); saves the zero-fill of `init(shape:repeating:)`.
+    public static func unfilled(shape: [Int]) -> Tensor {
+        Tensor(shape: shape) { _ in }
+    }
+
     /// A tensor of the given shape holding `values` in row-major order.
     public init(shape: [Int], values: [Float]) {
         precondition(shape.reduce(1, *) == values.count,

@@ -16,7 +16,7 @@ public final class ReLU: Layer {
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let y = x.withUnsafeBufferPointer { p in
             Tensor(shape: x.shape) { out in
-                Parallel.forEachRange(out.count, minimumWork: 1 << 16) { range in
+                Parallel.forEachRange(out.count, minimumWork: 1 << 14) { range in
                     for i in range { out[i] = max(p[i], 0) }     // y = max(0, x)
                 }
             }
@@ -30,7 +30,7 @@ public final class ReLU: Layer {
         return output.withUnsafeBufferPointer { y in
             g.withUnsafeBufferPointer { dy in
                 Tensor(shape: g.shape) { dx in
-                    Parallel.forEachRange(dx.count, minimumWork: 1 << 16) { range in
+                    Parallel.forEachRange(dx.count, minimumWork: 1 << 14) { range in
                         for i in range { dx[i] = y[i] > 0 ? dy[i] : 0 }   // ∂y/∂x = 1 if x > 0 else 0 (a select: vectorises)
                     }
                 }

@@ -85,7 +85,7 @@ public final class Dense: Layer {
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let n = x.rows
         precondition(x.columns == inputs, "Dense(\(inputs)→\(outputs)): got input \(x.shape)")
-        var y = Tensor(shape: [n, outputs])
+        var y = Tensor.unfilled(shape: [n, outputs])   // every path below writes all of y
         guard sparseDensityLimit > 0 else {
             denseForward(x, into: &y, mode: mode)
             return y
@@ -299,7 +299,7 @@ public final class Dense: Layer {
         }
         guard needsInputGradient else { return Tensor(shape: [0]) }
         // ∂L/∂x = g · Wᵀ   [N, inputs]
-        var dx = Tensor(shape: [n, inputs])
+        var dx = Tensor.unfilled(shape: [n, inputs])   // every path below writes all of ∂L/∂x
         let WT = usesNarrowKernels && !(n * inputs * outputs <= 1 << 16) ? transposeWeight() : nil
         g.withUnsafeBufferPointer { pg in
             weight.value.withUnsafeBufferPointer { pw in
@@ -379,7 +379,9 @@ public final class Dense: Layer {
             // ∂L/∂y read in 64-column blocks, block by block (each 64 of the n rows' columns, laid out
             // contiguously so that a block stays in the first-level cache while every row of W uses it).
             let gBlocks = gradientBlocks.reserve((outputs + 63) / 64 * n * 64)
-            Self.copyColumnBlocks(g, rows: 0..<n, rowCount: n, columns: outputs, into: gBlocks)
+            Parallel.forEachRange(n, workPerItem: outputs, minimumWork: 1 << 14) { rows in
+                Self.copyColumnBlocks(g, rows: rows, rowCount: n, columns: outputs, into: gBlocks)
+            }
             Parallel.forEachBalancedRange(inputs, starts: starts, minimumTotal: 4096) { ks in
                 for j in stride(from: 0, to: outputs, by: 64) {
                     let block = UnsafePointer(gBlocks + (j / 64) * n * 64)
