@@ -32,28 +32,40 @@ public enum BLAS {
     ) {
         guard m > 0, n > 0 else { return }
         _ = libraryIsSingleThreaded
-        let rowTile = rowTile(m), columnTile = columnTile(n)
-        if m >= 2 * rowTile {
-            // Tiles of rowTile rows of C: rows i of op(A) start at a + i·lda (or a + i when transposed).
-            Parallel.forEachRange((m + rowTile - 1) / rowTile, workPerItem: rowTile * n * k) { tiles in
+        let rowBounds = tileBounds(m, minimum: 64)
+        if rowBounds.count > 2 {
+            // Tiles of rows of C: rows i of op(A) start at a + i·lda (or a + i when transposed).
+            Parallel.forEachRange(rowBounds.count - 1, workPerItem: m / (rowBounds.count - 1) * n * k) { tiles in
                 for t in tiles {
-                    let i0 = t * rowTile, rows = min(rowTile, m - i0)
+                    let i0 = rowBounds[t], rows = rowBounds[t + 1] - i0
                     call(transposeA, transposeB, rows, n, k, alpha, transposeA ? a + i0 : a + i0 * lda, lda,
                          b, ldb, beta, c + i0 * ldc, ldc)
                 }
             }
-        } else if n >= 2 * columnTile {
-            // Tiles of columnTile columns of C: columns j of op(B) start at b + j (or b + j·ldb when transposed).
-            Parallel.forEachRange((n + columnTile - 1) / columnTile, workPerItem: m * columnTile * k) { tiles in
+            return
+        }
+        let columnBounds = tileBounds(n, minimum: 128)
+        if columnBounds.count > 2 {
+            // Tiles of columns of C when C has too few rows to cut: columns j of op(B) start at b + j (or b + j·ldb
+            // when transposed).
+            Parallel.forEachRange(columnBounds.count - 1, workPerItem: m * n / (columnBounds.count - 1) * k) { tiles in
                 for t in tiles {
-                    let j0 = t * columnTile, columns = min(columnTile, n - j0)
+                    let j0 = columnBounds[t], columns = columnBounds[t + 1] - j0
                     call(transposeA, transposeB, m, columns, k, alpha, a, lda,
                          transposeB ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc)
                 }
             }
-        } else {
-            call(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
         }
+        call(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
+    /// Where the fixed tiles of a dimension of `count` rows or columns begin, and `count` at the end: as many
+    /// tiles as hold at least `minimum` each, at most 8, of nearly equal sizes (boundaries on multiples of 8),
+    /// so that the threads given whole tiles get nearly equal work. A function of the shape only.
+    static func tileBounds(_ count: Int, minimum: Int) -> [Int] {
+        let tiles = max(1, min(8, count / minimum))
+        return (0...tiles).map { t in t == tiles ? count : (count * t / tiles + 4) / 8 * 8 }
     }
 
     /// One call to the library with its own threading (`threads` of them), as other programs use it:
@@ -70,11 +82,6 @@ public enum BLAS {
         #endif
         call(transposeA, transposeB, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)
     }
-
-    /// Rows of C per tile of a threaded product: at least 64, about an eighth of m (a function of the shape only).
-    static func rowTile(_ m: Int) -> Int { max(64, ((m + 7) / 8 + 15) / 16 * 16) }
-    /// Columns of C per tile when C has too few rows to cut: at least 128, about an eighth of n.
-    static func columnTile(_ n: Int) -> Int { max(128, ((n + 7) / 8 + 63) / 64 * 64) }
 
     /// One single-threaded library call.
     @inline(__always)

@@ -41,7 +41,7 @@ final class TensorTests: XCTestCase {
         var rng = SeededGenerator(seed: 3)
         let saved = BLAS.threads
         defer { BLAS.setThreads(saved) }
-        for (m, n, k) in [(300, 70, 200), (20, 600, 300)] {
+        for (m, n, k) in [(300, 70, 200), (20, 600, 300), (576, 64, 40), (64, 577, 30)] {
             let a = (0..<(m * k)).map { _ in rng.nextNormal() }
             let b = (0..<(k * n)).map { _ in rng.nextNormal() }
             var results: [[Float]] = []
