@@ -274,6 +274,46 @@ public enum Kernels {
         return best
     }
 
+    /// Σ (x[i] − mean)² over the n values at `x`, accumulated in Double: in eight lanes (lane l takes
+    /// i ≡ l mod 8, in order), then across them, then the tail (a batch-norm variance).
+    @inlinable
+    public static func sumOfSquaredDeviations(_ x: UnsafePointer<Float>, _ n: Int, from mean: Double) -> Double {
+        var low = SIMD4<Double>(), high = SIMD4<Double>()
+        let m = SIMD4<Double>(repeating: mean)
+        var i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            let dl = SIMD4<Double>(v.lowHalf) - m, dh = SIMD4<Double>(v.highHalf) - m
+            low += dl * dl
+            high += dh * dh
+            i += 8
+        }
+        var s = (low + high).sum()
+        while i < n { let d = Double(x[i]) - mean; s += d * d; i += 1 }
+        return s
+    }
+
+    /// (Σ g[i], Σ g[i]·h[i]) over the n values at `g` and `h`, accumulated in Double in eight lanes like
+    /// `sum` (a batch-norm backward pass's two sums).
+    @inlinable
+    public static func sumAndDot(_ g: UnsafePointer<Float>, _ h: UnsafePointer<Float>, _ n: Int) -> (sum: Double, dot: Double) {
+        var sumLow = SIMD4<Double>(), sumHigh = SIMD4<Double>(), dotLow = SIMD4<Double>(), dotHigh = SIMD4<Double>()
+        var i = 0
+        while i + 8 <= n {
+            let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+            let hv = UnsafeRawPointer(h + i).loadUnaligned(as: SIMD8<Float>.self)
+            let gl = SIMD4<Double>(gv.lowHalf), gh = SIMD4<Double>(gv.highHalf)
+            sumLow += gl
+            sumHigh += gh
+            dotLow += gl * SIMD4<Double>(hv.lowHalf)
+            dotHigh += gh * SIMD4<Double>(hv.highHalf)
+            i += 8
+        }
+        var sum = (sumLow + sumHigh).sum(), dot = (dotLow + dotHigh).sum()
+        while i < n { sum += Double(g[i]); dot += Double(g[i]) * Double(h[i]); i += 1 }
+        return (sum, dot)
+    }
+
     /// counts[c] = the number of rows r in 0..<rows with x[r, c] ≠ 0, for each column c of the rows×columns
     /// matrix `x` (counts are overwritten).
     @inlinable

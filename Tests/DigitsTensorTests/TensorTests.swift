@@ -116,6 +116,14 @@ final class TensorTests: XCTestCase {
             let a = (0..<n).map { Float($0 % 5) }, b = (0..<n).map { Float(3 - $0 % 4) }
             XCTAssertEqual(Kernels.dot(n, a, b), zip(a, b).map(*).reduce(0, +), "n = \(n)")
         }
+        // Batch-norm sums in Double over lanes and a tail: exact for small integers and a mean of 0.5.
+        for n in [0, 1, 7, 8, 9, 19, 64] {
+            let g = (0..<n).map { Float($0 % 5) - 2 }, h = (0..<n).map { Float(3 - $0 % 4) }
+            XCTAssertEqual(Kernels.sumOfSquaredDeviations(h, n, from: 0.5), h.reduce(0) { $0 + (Double($1) - 0.5) * (Double($1) - 0.5) }, "n = \(n)")
+            let sums = Kernels.sumAndDot(g, h, n)
+            XCTAssertEqual(sums.sum, Double(g.reduce(0, +)), "n = \(n)")
+            XCTAssertEqual(sums.dot, Double(zip(g, h).map(*).reduce(0, +)), "n = \(n)")
+        }
         // Nonzeros per column, over rows with lanes and a tail; −0 is zero, NaN is not.
         let matrix: [Float] = [0, 1, -0.0, .nan, 0, 2, 0, 0, 3, 0, 0,
                                5, 0, 0, 1, 0, 0, 0, 0, 7, 0, 1]

@@ -115,10 +115,7 @@ public final class BatchNorm: Layer {
                                                 for n in 0..<N { sum += Kernels.sum(x + (n * C + c) * S, S) }
                                                 let μ = sum / Double(M)                                  // μ = (1/M) Σ x
                                                 var squares: Double = 0
-                                                for n in 0..<N {
-                                                    let base = (n * C + c) * S
-                                                    for s in base ..< base + S { let d = Double(x[s]) - μ; squares += d * d }
-                                                }
+                                                for n in 0..<N { squares += Kernels.sumOfSquaredDeviations(x + (n * C + c) * S, S, from: μ) }
                                                 let σ2 = squares / Double(M)                             // σ² = (1/M) Σ (x − μ)²
                                                 let invStd = Float(1 / (σ2 + Double(epsilon)).squareRoot()) // 1/√(σ² + ε)
                                                 inv[c] = invStd
@@ -168,10 +165,9 @@ public final class BatchNorm: Layer {
                                             var sumG: Double = 0, sumGX: Double = 0
                                             for n in 0..<N {
                                                 let base = (n * C + c) * S
-                                                for s in base ..< base + S {
-                                                    sumG += Double(g[s])                                // Σ g
-                                                    sumGX += Double(g[s]) * Double(xh[s])               // Σ g·x̂
-                                                }
+                                                let sums = Kernels.sumAndDot(g + base, xh + base, S)
+                                                sumG += sums.sum                                        // Σ g
+                                                sumGX += sums.dot                                       // Σ g·x̂
                                             }
                                             dβ[c] = Float(sumG)                                         // ∂L/∂β = Σ g
                                             dγ[c] = Float(sumGX)                                        // ∂L/∂γ = Σ g·x̂
