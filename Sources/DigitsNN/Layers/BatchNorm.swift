@@ -73,7 +73,7 @@ public final class BatchNorm: Layer {
         let (N, C) = (x.shape[0], features)
         let S = x.count / max(1, N * C)                               // H·W, or 1
         let M = N * S                                                 // values per channel
-        var y = Tensor(shape: x.shape)
+        var y = Tensor.unfilled(shape: x.shape)                       // both modes write all of y
         if mode == .evaluation {
             x.withUnsafeBufferPointer { px in
                 y.withUnsafeMutableBufferPointer { py in
@@ -150,7 +150,7 @@ public final class BatchNorm: Layer {
         let (N, C) = (dy.shape[0], features)
         let S = dy.count / max(1, N * C)
         let M = N * S
-        var dx = Tensor(shape: needsInputGradient ? dy.shape : [0])
+        var dx = Tensor.unfilled(shape: needsInputGradient ? dy.shape : [0])   // every channel writes its part
         dy.withUnsafeBufferPointer { pg in
             normalized.withUnsafeBufferPointer { pxh in
                 inverseStd.withUnsafeBufferPointer { pinv in

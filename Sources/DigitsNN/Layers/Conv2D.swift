@@ -171,7 +171,7 @@ public final class Conv2D: Layer {
         let chunk = samplesPerChunk(geo, batch: n)
         let X = columns.reserve(K * chunk * P)
         let Y = product.reserve(O * chunk * P)
-        var y = Tensor(shape: shape)
+        var y = Tensor.unfilled(shape: shape)   // each chunk writes all of its samples' y
         var held: Range<Int>?
         if n == 0 { return y }
         x.withUnsafeBufferPointer { px in
@@ -318,7 +318,7 @@ public final class Conv2D: Layer {
         let samples = sampleScratch.reserve(parts * floatCount)
         let terms = termScratch.reserve(parts * termCount)
         let marks = markScratch.reserve(parts * markCount)
-        var y = Tensor(shape: [n, O, geo.outputHeight, geo.outputWidth])
+        var y = Tensor.unfilled(shape: [n, O, geo.outputHeight, geo.outputWidth])   // each sample writes all of its y
         x.withUnsafeBufferPointer { px in
             weight.value.withUnsafeBufferPointer { pw in
                 bias.value.withUnsafeBufferPointer { pb in
