@@ -112,6 +112,12 @@ public enum Kernels {
         }
     }
 
+    /// out[j·rows + i] = a[i·columns + j]: the transpose of the rows×columns matrix at `a`.
+    @inlinable
+    public static func transpose(_ a: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<rows { for j in 0..<columns { out[j * rows + i] = a[i * columns + j] } }
+    }
+
     /// c[r·ldc + o] = Σ_i a[r·lda + i] · b[o·ldb + i] for each r in `rows` and o in 0..<p: C = A·Bᵀ, every entry
     /// the dot product of a row of A with a row of B, `length` terms long.
     ///

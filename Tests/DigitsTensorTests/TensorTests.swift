@@ -116,6 +116,9 @@ final class TensorTests: XCTestCase {
             let a = (0..<n).map { Float($0 % 5) }, b = (0..<n).map { Float(3 - $0 % 4) }
             XCTAssertEqual(Kernels.dot(n, a, b), zip(a, b).map(*).reduce(0, +), "n = \(n)")
         }
+        var transposed = [Float](repeating: 0, count: 6)
+        Kernels.transpose([1, 2, 3, 4, 5, 6], rows: 2, columns: 3, into: &transposed)
+        XCTAssertEqual(transposed, [1, 4, 2, 5, 3, 6])
         // Batch-norm sums in Double over lanes and a tail: exact for small integers and a mean of 0.5.
         for n in [0, 1, 7, 8, 9, 19, 64] {
             let g = (0..<n).map { Float($0 % 5) - 2 }, h = (0..<n).map { Float(3 - $0 % 4) }

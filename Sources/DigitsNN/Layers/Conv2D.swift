@@ -298,7 +298,7 @@ public final class Conv2D: Layer {
                                 first = false
                                 start -= chunk
                             }
-                            for o in 0..<O { for k in 0..<K { dW[o * K + k] = dWT[k * O + o] } }   // ∂L/∂W = ((∂L/∂W)ᵀ)ᵀ
+                            Kernels.transpose(dWT, rows: K, columns: O, into: dW)   // ∂L/∂W = ((∂L/∂W)ᵀ)ᵀ
                         }
                     }
                 }

@@ -96,7 +96,7 @@ public final class Dense: Layer {
         // block read in place is 64 of every row's `outputs` columns, a stride that maps all its cache lines onto
         // a few cache sets. The copy pays for itself over an evaluation batch of 1000, not over a training
         // batch of 128, whose 96-row chunks of a block still fit the second-level cache read in place.
-        let small = n * inputs * outputs <= 1 << 16 || n == 1
+        let small = isSmallProduct(batch: n) || n == 1
         if !small && lastForwardWasDense {
             // A dense batch usually follows a dense one: one quick count spares it the listing pass.
             let nonzeros = x.withUnsafeBufferPointer { Kernels.countNonzeros($0.baseAddress!, $0.count) }
@@ -300,12 +300,13 @@ public final class Dense: Layer {
         guard needsInputGradient else { return Tensor(shape: [0]) }
         // ∂L/∂x = g · Wᵀ   [N, inputs]
         var dx = Tensor.unfilled(shape: [n, inputs])   // every path below writes all of ∂L/∂x
-        let WT = usesNarrowKernels && !(n * inputs * outputs <= 1 << 16) ? transposeWeight() : nil
+        let small = isSmallProduct(batch: n)
+        let WT = usesNarrowKernels && !small ? transposeWeight() : nil
         g.withUnsafeBufferPointer { pg in
             weight.value.withUnsafeBufferPointer { pw in
                 dx.withUnsafeMutableBufferPointer { pdx in
                     let (G, W, DX) = (pg.baseAddress!, pw.baseAddress!, pdx.baseAddress!)
-                    if sparseDensityLimit > 0 && n * inputs * outputs <= 1 << 16 {
+                    if sparseDensityLimit > 0 && small {
                         // A product too small to be worth a BLAS call (one sample of a small layer):
                         // ∂L/∂x[r,k] = g[r] · W[k], one dot product each. (A limit of 0 forces BLAS here too.)
                         for r in 0..<n {
@@ -338,12 +339,12 @@ public final class Dense: Layer {
     private func transposeWeight() -> UnsafePointer<Float> {
         let (inputs, outputs) = (self.inputs, self.outputs)
         let WT = transposedWeight.reserve(inputs * outputs)
-        weight.value.withUnsafeBufferPointer { pw in
-            let W = pw.baseAddress!
-            for k in 0..<inputs { for j in 0..<outputs { WT[j * inputs + k] = W[k * outputs + j] } }
-        }
+        weight.value.withUnsafeBufferPointer { Kernels.transpose($0.baseAddress!, rows: inputs, columns: outputs, into: WT) }
         return UnsafePointer(WT)
     }
+
+    /// True when a batch of `n` makes products too small to be worth a BLAS call (n·inputs·outputs ≤ 2¹⁶).
+    private func isSmallProduct(batch n: Int) -> Bool { n * inputs * outputs <= 1 << 16 }
 
     /// Copies rows `rows` of W [inputs, outputs] into its column blocks at `out`, block after block: block b
     /// holds W[k, 64b ..< 64b + 64] at (b·inputs + k)·64 (the last block's rows padded to 64, padding unread).
