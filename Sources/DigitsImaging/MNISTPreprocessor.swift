@@ -101,18 +101,14 @@ public enum MNISTPreprocessor {
         }
         let borderMedian = Filters.orderStatistics(border, ranks: [border.count / 2])[0]
         let inverted = borderMedian > (p01 + p99) / 2
-        let ink = inverted ? g.map { 1 - $0 } : g
+        let ink = inverted ? g.withUnsafeBufferPointer { p in Filters.plane(n) { Rows.complement($0, p.baseAddress!, n) } } : g
 
         // 3. Background by opening (min then max filter), window wider than a stroke, then blurred.
         let k = max(3, min(w, h) / 4) | 1
         let smooth = Filters.boxBlur(ink, w, h, radius: 1)
         var background = Filters.opening(smooth, w, h, radius: k / 2)
         background = Filters.boxBlur(background, w, h, radius: k / 2)
-        var r = [Float](repeating: 0, count: n), rs = [Float](repeating: 0, count: n)
-        for i in 0..<n {
-            r[i] = max(0, ink[i] - background[i])
-            rs[i] = max(0, smooth[i] - background[i])
-        }
+        let r = Filters.positiveDifference(ink, background), rs = Filters.positiveDifference(smooth, background)
 
         // 4. Otsu threshold on the smoothed top-hat.
         let peak = n > 0 ? Filters.extremes(rs).1 : 0
@@ -121,7 +117,7 @@ public enum MNISTPreprocessor {
 
         // 5. Connected components; drop specks (single pixels, and anything under 1/20 of the largest). Ink
         // that is nothing but specks is no ink.
-        let (labels, areas) = Filters.components(rs.map { $0 > t }, w, h)
+        let (labels, areas) = Filters.components(Filters.above(rs, t), w, h)
         guard let largest = areas.max(), largest >= 2 else { throw noInk(peak) }
         let keepLabel = areas.map { $0 >= max(2, largest / 20) }
         return InkMap(source: image, w: w, h: h, factor: factor, inverted: inverted, level: r, threshold: t,
@@ -135,17 +131,18 @@ public enum MNISTPreprocessor {
     static func place(_ ink: InkMap, kept: [Bool], columns: ClosedRange<Int>) throws -> PreparedDigit {
         let w = ink.w, h = ink.h, r = ink.level, t = ink.threshold, factor = ink.factor
         let noInk = PreprocessingError.noInkFound(width: ink.sourceWidth, height: ink.sourceHeight, contrast: ink.peak)
+        // Only the kept ink's bounding box, and the pixels next to it, can grade above 0.
+        guard let box = Filters.boundingBox(of: kept, w, h) else { throw noInk }
         var coreLevels: [Float] = []
-        for i in kept.indices where kept[i] { coreLevels.append(r[i]) }
-        guard !coreLevels.isEmpty else { throw noInk }
+        for y in box.y0...box.y1 { for x in box.x0...box.x1 where kept[y * w + x] { coreLevels.append(r[y * w + x]) } }
 
         // 6. Grade levels near the kept ink.
         let lo = t / 2
         let hi = max(Filters.orderStatistics(coreLevels, ranks: [Int(0.9 * Double(coreLevels.count - 1))])[0], lo + 0.05)
         var graded = [Float](repeating: 0, count: w * h)
         var x0 = w, y0 = h, x1 = -1, y1 = -1
-        let xa = max(0, columns.lowerBound), xb = min(w - 1, columns.upperBound)
-        for y in 0..<h {
+        let xa = max(0, columns.lowerBound, box.x0 - 1), xb = min(w - 1, columns.upperBound, box.x1 + 1)
+        for y in max(0, box.y0 - 1)...min(h - 1, box.y1 + 1) where xa <= xb {
             for x in xa...xb where r[y * w + x] > lo {         // only a level above lo can grade above 0
                 var near = false
                 for dy in -1...1 where !near {
@@ -248,6 +245,15 @@ struct InkMap {
 
 /// The image filters the preprocessor is built from, on row-major `[Float]` planes of `w × h`.
 enum Filters {
+    /// A plane of `count` values written by `fill`, which must set every one of them (nothing is zeroed first).
+    @inline(__always)
+    static func plane(_ count: Int, _ fill: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if let base = buffer.baseAddress { fill(base) }
+            initialized = count
+        }
+    }
+
     /// The mean over a (2·radius+1)² window, edges clamped; separable running sums, along the rows (as
     /// columns of the transposed picture), then along the columns.
     static func boxBlur(_ a: [Float], _ w: Int, _ h: Int, radius: Int) -> [Float] {
@@ -260,13 +266,12 @@ enum Filters {
     /// beyond the edges repeating the edge row: a running sum, s ← s + a[y + r + 1] − a[y − r], eight
     /// columns at a time.
     private static func columnMeans(_ a: [Float], _ w: Int, _ h: Int, radius r: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: w * h)
         var sum = [Float](repeating: 0, count: w)
         let inverseSpan = 1 / Float(2 * r + 1)
-        a.withUnsafeBufferPointer { pa in
-            out.withUnsafeMutableBufferPointer { po in
-                sum.withUnsafeMutableBufferPointer { ps in
-                    let src = pa.baseAddress!, dst = po.baseAddress!, s = ps.baseAddress!
+        return a.withUnsafeBufferPointer { pa in
+            sum.withUnsafeMutableBufferPointer { ps in
+                plane(w * h) { dst in
+                    let src = pa.baseAddress!, s = ps.baseAddress!
                     func row(_ y: Int) -> UnsafePointer<Float> { src + min(max(y, 0), h - 1) * w }
                     for i in -r...r { Rows.add(s, row(i), w) }
                     for y in 0..<h {
@@ -276,7 +281,6 @@ enum Filters {
                 }
             }
         }
-        return out
     }
 
     /// The minimum (or maximum) over a (2·radius+1)² window, edges clipped; separable: along the columns,
@@ -309,14 +313,11 @@ enum Filters {
     /// clipped at the top lies in the first block and is g[y + r]; one clipped at the bottom is t[y − r].
     private static func columnExtreme<E: Extreme>(_ a: [Float], _ w: Int, _ h: Int, radius r: Int, _: E.Type) -> [Float] {
         let k = 2 * r + 1
-        var out = [Float](repeating: 0, count: w * h)
-        var g = out, b = out, t = out
-        a.withUnsafeBufferPointer { pa in
-        out.withUnsafeMutableBufferPointer { po in
-        g.withUnsafeMutableBufferPointer { pg in
-        b.withUnsafeMutableBufferPointer { pb in
-        t.withUnsafeMutableBufferPointer { pt in
-            let src = pa.baseAddress!, dst = po.baseAddress!, G = pg.baseAddress!, B = pb.baseAddress!, T = pt.baseAddress!
+        // g, b and t, each written before it is read (t only from row `lowest` on).
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 3 * w * h)
+        defer { scratch.deallocate() }
+        return a.withUnsafeBufferPointer { pa in plane(w * h) { dst in
+            let src = pa.baseAddress!, G = scratch, B = scratch + w * h, T = scratch + 2 * w * h
             var start = 0
             while start < h {
                 let end = min(start + k, h) - 1
@@ -339,59 +340,120 @@ enum Filters {
                     Rows.pick(E.self, dst + y * w, B + lo * w, G + hi * w, w)
                 }
             }
-        } } } } }
-        return out
+        } }
     }
 
-    /// The `w × h` row-major picture `a` as an `h × w` one (rows become columns).
+    /// The `w × h` row-major picture `a` as an `h × w` one (rows become columns): blocks of 8×8 through
+    /// `Rows.transposeBlock`, the edges that do not fill a block one value at a time.
     static func transposed(_ a: [Float], _ w: Int, _ h: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: w * h)
         a.withUnsafeBufferPointer { pa in
-            out.withUnsafeMutableBufferPointer { po in
-                let src = pa.baseAddress!, dst = po.baseAddress!
-                // Tiles of 16×16, so that both sides stay in cache.
-                for y0 in stride(from: 0, to: h, by: 16) {
-                    for x0 in stride(from: 0, to: w, by: 16) {
-                        for y in y0..<min(y0 + 16, h) { for x in x0..<min(x0 + 16, w) { dst[x * h + y] = src[y * w + x] } }
-                    }
+            plane(w * h) { dst in
+                let src = pa.baseAddress!
+                let w8 = w & ~7, h8 = h & ~7
+                var y = 0
+                while y < h8 {
+                    var x = 0
+                    while x < w8 { Rows.transposeBlock(src + y * w + x, w, dst + x * h + y, h); x += 8 }
+                    for yy in y..<(y + 8) { for xx in w8..<w { dst[xx * h + yy] = src[yy * w + xx] } }
+                    y += 8
                 }
+                for yy in h8..<h { for xx in 0..<w { dst[xx * h + yy] = src[yy * w + xx] } }
             }
         }
-        return out
     }
 
     /// The values of `a` that would sit at each of `ranks` (0-based) were `a` sorted ascending, without
-    /// sorting it: a histogram of 4096 equal bins between the smallest and largest value finds the bin each
+    /// sorting it: a histogram of 1024 equal bins between the smallest and largest value finds the bin each
     /// rank falls in, and a quickselect among that bin's values picks it. `a` must hold no NaN.
     static func orderStatistics(_ a: [Float], ranks: [Int]) -> [Float] {
         guard !a.isEmpty else { return [] }
         let (lo, hi) = extremes(a)
         guard hi > lo else { return ranks.map { _ in lo } }
-        let bins = 4096
-        let scale = Float(bins) / (hi - lo)
-        @inline(__always) func bin(_ v: Float) -> Int { min(bins - 1, Int((v - lo) * scale)) }
-        var counts = [Int](repeating: 0, count: bins)
-        a.withUnsafeBufferPointer { p in counts.withUnsafeMutableBufferPointer { c in for v in p { c[bin(v)] += 1 } } }
-        // The bin of each rank, and how many values lie in the bins before it.
+        let n = a.count, bins = 1024
+        let binOf = binIndices(a, from: lo, scale: Float(bins) / (hi - lo), bins: bins)
+        let counts = histogram(binOf, bins: bins)
+        // The bin of each rank, and how many values lie in the bins before it (the smallest and the largest
+        // value are known already).
         var wanted: [(bin: Int, before: Int)] = []
         for rank in ranks {
-            precondition(rank >= 0 && rank < a.count, "orderStatistics: rank \(rank) outside 0..<\(a.count)")
+            precondition(rank >= 0 && rank < n, "orderStatistics: rank \(rank) outside 0..<\(n)")
             var before = 0, b = 0
-            while before + counts[b] <= rank { before += counts[b]; b += 1 }
+            if rank != 0 && rank != n - 1 { while before + counts[b] <= rank { before += counts[b]; b += 1 } }
             wanted.append((b, before))
         }
-        // The values of the wanted bins, gathered in one pass (the smallest and largest are known already).
+        // The values of the wanted bins, gathered in one pass.
         var slot = [Int](repeating: -1, count: bins)
         var members: [[Float]] = []
-        for (rank, w) in zip(ranks, wanted) where rank != 0 && rank != a.count - 1 && slot[w.bin] < 0 {
+        for (rank, w) in zip(ranks, wanted) where rank != 0 && rank != n - 1 && slot[w.bin] < 0 {
             slot[w.bin] = members.count
             members.append([])
         }
-        if !members.isEmpty { for v in a { let s = slot[bin(v)]; if s >= 0 { members[s].append(v) } } }
+        if !members.isEmpty {
+            a.withUnsafeBufferPointer { p in
+                binOf.withUnsafeBufferPointer { bp in
+                    for i in 0..<n { let s = slot[Int(bp[i])]; if s >= 0 { members[s].append(p[i]) } }
+                }
+            }
+        }
         return zip(ranks, wanted).map { rank, w in
             if rank == 0 { return lo }
-            if rank == a.count - 1 { return hi }
+            if rank == n - 1 { return hi }
             return quickselect(&members[slot[w.bin]], rank - w.before)
+        }
+    }
+
+    /// The bin of each value of `a` among `bins` (at most 2¹⁶) equal bins from `lo`: min(bins − 1, ⌊(v − lo)·scale⌋),
+    /// Every value must be at least `lo` and not NaN.
+    static func binIndices(_ a: [Float], from lo: Float, scale: Float, bins: Int) -> [UInt16] {
+        precondition(bins > 0 && bins <= 1 << 16, "binIndices: \(bins) bins")
+        let n = a.count
+        return [UInt16](unsafeUninitializedCapacity: n) { out, initialized in
+            a.withUnsafeBufferPointer { p in
+                let last = Float(bins - 1)
+                // Clamped as a float first, so that the conversion cannot overflow; truncated as Int() does.
+                for i in 0..<n { out[i] = UInt16(Int32(min(last, (p[i] - lo) * scale))) }
+            }
+            initialized = n
+        }
+    }
+
+    /// How many of `binOf` name each of `bins` bins. Four sets of counts take the values in turn and are
+    /// summed at the end, so that a run of values in one bin (a picture's background) is not one chain of
+    /// increments of the same counter. The sets lie 64 bytes off a multiple of 4 KiB from each other: at a
+    /// multiple, the processor takes a load from one set for a load of the store to another and waits.
+    static func histogram(_ binOf: [UInt16], bins: Int) -> [Int] {
+        let stride = bins + 16
+        var counts = [Int32](repeating: 0, count: 4 * stride)
+        binOf.withUnsafeBufferPointer { p in
+            counts.withUnsafeMutableBufferPointer { c in
+                let c0 = c.baseAddress!, c1 = c0 + stride, c2 = c1 + stride, c3 = c2 + stride
+                let n = p.count
+                var i = 0
+                while i + 4 <= n {
+                    c0[Int(p[i])] &+= 1; c1[Int(p[i + 1])] &+= 1; c2[Int(p[i + 2])] &+= 1; c3[Int(p[i + 3])] &+= 1
+                    i += 4
+                }
+                while i < n { c0[Int(p[i])] &+= 1; i += 1 }
+            }
+        }
+        return (0..<bins).map { Int(counts[$0]) + Int(counts[stride + $0]) + Int(counts[2 * stride + $0]) + Int(counts[3 * stride + $0]) }
+    }
+
+    /// max(0, a[i] − b[i]) for each i (`a` and `b` of one size).
+    static func positiveDifference(_ a: [Float], _ b: [Float]) -> [Float] {
+        precondition(a.count == b.count, "positiveDifference: \(a.count) and \(b.count) values")
+        return a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                plane(a.count) { Rows.positiveDifference($0, pa.baseAddress!, pb.baseAddress!, a.count) }
+            }
+        }
+    }
+
+    /// Whether each value of `a` is above `t`.
+    static func above(_ a: [Float], _ t: Float) -> [Bool] {
+        [Bool](unsafeUninitializedCapacity: a.count) { buffer, initialized in
+            a.withUnsafeBufferPointer { p in for i in 0..<p.count { buffer[i] = p[i] > t } }
+            initialized = a.count
         }
     }
 
@@ -433,12 +495,8 @@ enum Filters {
     /// Otsu's threshold: the level in [0, maximum] that maximises the between-class variance (256 bins).
     static func otsu(_ a: [Float], maximum: Float) -> Float {
         let bins = 256
-        var counts = [Int](repeating: 0, count: bins)
         let scale = Float(bins - 1) / maximum
-        a.withUnsafeBufferPointer { p in
-            counts.withUnsafeMutableBufferPointer { hist in for v in p { hist[min(bins - 1, Int(v * scale))] += 1 } }
-        }
-        let histogram = counts.map(Double.init)
+        let histogram = Filters.histogram(Filters.binIndices(a, from: 0, scale: scale, bins: bins), bins: bins).map(Double.init)
         let total = Double(a.count)
         var sumAll: Double = 0
         for i in 0..<bins { sumAll += Double(i) * histogram[i] }
@@ -456,23 +514,38 @@ enum Filters {
         return (Float(bestIndex) + 0.5) / Float(bins - 1) * maximum
     }
 
+    /// The smallest box (inclusive corners) that holds every true pixel of the `w × h` `mask`, nil when none is.
+    static func boundingBox(of mask: [Bool], _ w: Int, _ h: Int) -> (x0: Int, y0: Int, x1: Int, y1: Int)? {
+        precondition(mask.count == w * h, "boundingBox: \(mask.count) pixels for \(w)x\(h)")
+        var x0 = w, y0 = h, x1 = -1, y1 = -1
+        mask.withUnsafeBufferPointer { m in
+            for y in 0..<h {
+                let row = UnsafeBufferPointer(rebasing: m[(y * w)..<((y + 1) * w)])
+                guard let first = row.firstIndex(of: true), let last = row.lastIndex(of: true) else { continue }
+                x0 = Swift.min(x0, first); x1 = Swift.max(x1, last)
+                if y0 == h { y0 = y }
+                y1 = y
+            }
+        }
+        return x1 >= 0 ? (x0, y0, x1, y1) : nil
+    }
+
     /// 8-connected components of `mask`: a label per pixel (-1 outside the mask) and each label's area.
     static func components(_ mask: [Bool], _ w: Int, _ h: Int) -> (labels: [Int], areas: [Int]) {
         var labels = [Int](repeating: -1, count: w * h)
         var areas: [Int] = []
-        var stack: [Int] = []
+        var stack: [(x: Int, y: Int)] = []
         for start in 0..<(w * h) where mask[start] && labels[start] < 0 {
             let label = areas.count
             var area = 0
             labels[start] = label
-            stack.append(start)
-            while let p = stack.popLast() {
+            stack.append((start % w, start / w))
+            while let (x, y) = stack.popLast() {
                 area += 1
-                let (y, x) = p.quotientAndRemainder(dividingBy: w)
                 for yy in Swift.max(0, y - 1)...Swift.min(h - 1, y + 1) {
                     for xx in Swift.max(0, x - 1)...Swift.min(w - 1, x + 1) {
                         let q = yy * w + xx
-                        if mask[q] && labels[q] < 0 { labels[q] = label; stack.append(q) }
+                        if mask[q] && labels[q] < 0 { labels[q] = label; stack.append((xx, yy)) }
                     }
                 }
             }
@@ -516,6 +589,45 @@ enum Rows {
         var i = 0
         while i + 8 <= n { store(E.pick(load(a + i), load(b + i)), dst + i); i += 8 }
         while i < n { dst[i] = E.pick(a[i], b[i]); i += 1 }
+    }
+
+    /// The 8×8 block at `src` (rows `sourceStride` apart) written transposed at `dst` (rows `destinationStride`
+    /// apart): rows interleaved in pairs, then in pairs of pairs, then the 4-wide halves exchanged, as the
+    /// classic register transpose does (each step one shuffle instruction per vector).
+    @inline(__always)
+    static func transposeBlock(_ src: UnsafePointer<Float>, _ sourceStride: Int, _ dst: UnsafeMutablePointer<Float>, _ destinationStride: Int) {
+        // Within each 4-wide half: a and b interleaved (first or second pair of each), then pairs of a and b.
+        @inline(__always) func interleaveLow(_ a: V, _ b: V) -> V { V(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]) }
+        @inline(__always) func interleaveHigh(_ a: V, _ b: V) -> V { V(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]) }
+        @inline(__always) func pairsLow(_ a: V, _ b: V) -> V { V(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5]) }
+        @inline(__always) func pairsHigh(_ a: V, _ b: V) -> V { V(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7]) }
+        let s = sourceStride, d = destinationStride
+        let r0 = load(src), r1 = load(src + s), r2 = load(src + 2 * s), r3 = load(src + 3 * s)
+        let r4 = load(src + 4 * s), r5 = load(src + 5 * s), r6 = load(src + 6 * s), r7 = load(src + 7 * s)
+        let t0 = interleaveLow(r0, r1), t1 = interleaveHigh(r0, r1), t2 = interleaveLow(r2, r3), t3 = interleaveHigh(r2, r3)
+        let t4 = interleaveLow(r4, r5), t5 = interleaveHigh(r4, r5), t6 = interleaveLow(r6, r7), t7 = interleaveHigh(r6, r7)
+        let u0 = pairsLow(t0, t2), u1 = pairsHigh(t0, t2), u2 = pairsLow(t1, t3), u3 = pairsHigh(t1, t3)
+        let u4 = pairsLow(t4, t6), u5 = pairsHigh(t4, t6), u6 = pairsLow(t5, t7), u7 = pairsHigh(t5, t7)
+        store(V(lowHalf: u0.lowHalf, highHalf: u4.lowHalf), dst); store(V(lowHalf: u1.lowHalf, highHalf: u5.lowHalf), dst + d)
+        store(V(lowHalf: u2.lowHalf, highHalf: u6.lowHalf), dst + 2 * d); store(V(lowHalf: u3.lowHalf, highHalf: u7.lowHalf), dst + 3 * d)
+        store(V(lowHalf: u0.highHalf, highHalf: u4.highHalf), dst + 4 * d); store(V(lowHalf: u1.highHalf, highHalf: u5.highHalf), dst + 5 * d)
+        store(V(lowHalf: u2.highHalf, highHalf: u6.highHalf), dst + 6 * d); store(V(lowHalf: u3.highHalf, highHalf: u7.highHalf), dst + 7 * d)
+    }
+
+    /// dst[i] = 1 − a[i].
+    @inline(__always)
+    static func complement(_ dst: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n { store(V(repeating: 1) - load(a + i), dst + i); i += 8 }
+        while i < n { dst[i] = 1 - a[i]; i += 1 }
+    }
+
+    /// dst[i] = max(0, a[i] − b[i]).
+    @inline(__always)
+    static func positiveDifference(_ dst: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n { let d = load(a + i) - load(b + i); store(d.replacing(with: 0, where: d .< 0), dst + i); i += 8 }
+        while i < n { dst[i] = max(0, a[i] - b[i]); i += 1 }
     }
 
     /// s[i] += a[i].

@@ -63,4 +63,42 @@ final class FilterTests: XCTestCase {
         }
         XCTAssertEqual(Filters.orderStatistics([Float](repeating: 0.5, count: 50), ranks: [0, 25, 49]), [0.5, 0.5, 0.5])
     }
+
+    func testTransposeMatchesTheDefinitionOnEverySize() {
+        // Sizes around the 8×8 blocks: whole blocks, edges of every width, and pictures smaller than a block.
+        for (w, h) in [(1, 1), (3, 5), (8, 8), (9, 8), (8, 9), (16, 24), (17, 23), (160, 120), (123, 77)] {
+            let a = (0..<(w * h)).map { Float($0) }
+            let t = Filters.transposed(a, w, h)
+            var expected = [Float](repeating: -1, count: w * h)
+            for y in 0..<h { for x in 0..<w { expected[x * h + y] = a[y * w + x] } }
+            XCTAssertEqual(t, expected, "\(w)x\(h)")
+            XCTAssertEqual(Filters.transposed(t, h, w), a, "\(w)x\(h) transposed twice")
+        }
+    }
+
+    func testHistogramCountsEveryBinAsThePlainLoop() {
+        var rng = SeededGenerator(seed: 12)
+        for n in [0, 1, 3, 4, 5, 1001] {
+            // Mostly one value, as a picture's background is, so the counter sets are exercised unevenly.
+            let a = (0..<n).map { _ in rng.nextInt(below: 4) == 0 ? rng.nextUniform() : 0.5 }
+            let bins = 256, scale = Float(bins - 1)
+            let binOf = Filters.binIndices(a, from: 0, scale: scale, bins: bins)
+            XCTAssertEqual(binOf.map(Int.init), a.map { min(bins - 1, Int($0 * scale)) }, "n = \(n)")
+            var expected = [Int](repeating: 0, count: bins)
+            for b in binOf { expected[Int(b)] += 1 }
+            XCTAssertEqual(Filters.histogram(binOf, bins: bins), expected, "n = \(n)")
+        }
+        // Values beyond the last bin fall in it.
+        XCTAssertEqual(Filters.binIndices([0, 2, 1e30], from: 0, scale: 10, bins: 16), [0, 15, 15])
+    }
+
+    func testBoundingBoxOfAMask() {
+        let w = 7, h = 5
+        var mask = [Bool](repeating: false, count: w * h)
+        XCTAssertNil(Filters.boundingBox(of: mask, w, h))
+        mask[1 * w + 4] = true
+        XCTAssertEqual(Filters.boundingBox(of: mask, w, h).map { [$0.x0, $0.y0, $0.x1, $0.y1] }, [4, 1, 4, 1])
+        mask[3 * w + 2] = true; mask[2 * w + 6] = true
+        XCTAssertEqual(Filters.boundingBox(of: mask, w, h).map { [$0.x0, $0.y0, $0.x1, $0.y1] }, [2, 1, 6, 3])
+    }
 }
