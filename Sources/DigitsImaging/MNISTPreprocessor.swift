@@ -21,6 +21,8 @@
 // Measured on MNIST's own test set the mean centre of mass is (14.00, 13.99) in pixel indices, which is
 // the target used here.
 
+import DigitsTensor
+
 /// Why a picture could not be prepared as a digit.
 public enum PreprocessingError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The picture has no pixels.
@@ -343,23 +345,9 @@ enum Filters {
         } }
     }
 
-    /// The `w × h` row-major picture `a` as an `h × w` one (rows become columns): blocks of 8×8 through
-    /// `Rows.transposeBlock`, the edges that do not fill a block one value at a time.
+    /// The `w × h` row-major picture `a` as an `h × w` one (rows become columns).
     static func transposed(_ a: [Float], _ w: Int, _ h: Int) -> [Float] {
-        a.withUnsafeBufferPointer { pa in
-            plane(w * h) { dst in
-                let src = pa.baseAddress!
-                let w8 = w & ~7, h8 = h & ~7
-                var y = 0
-                while y < h8 {
-                    var x = 0
-                    while x < w8 { Rows.transposeBlock(src + y * w + x, w, dst + x * h + y, h); x += 8 }
-                    for yy in y..<(y + 8) { for xx in w8..<w { dst[xx * h + yy] = src[yy * w + xx] } }
-                    y += 8
-                }
-                for yy in h8..<h { for xx in 0..<w { dst[xx * h + yy] = src[yy * w + xx] } }
-            }
-        }
+        a.withUnsafeBufferPointer { pa in plane(w * h) { Kernels.transpose(pa.baseAddress!, rows: h, columns: w, into: $0) } }
     }
 
     /// The values of `a` that would sit at each of `ranks` (0-based) were `a` sorted ascending, without
@@ -589,29 +577,6 @@ enum Rows {
         var i = 0
         while i + 8 <= n { store(E.pick(load(a + i), load(b + i)), dst + i); i += 8 }
         while i < n { dst[i] = E.pick(a[i], b[i]); i += 1 }
-    }
-
-    /// The 8×8 block at `src` (rows `sourceStride` apart) written transposed at `dst` (rows `destinationStride`
-    /// apart): rows interleaved in pairs, then in pairs of pairs, then the 4-wide halves exchanged, as the
-    /// classic register transpose does (each step one shuffle instruction per vector).
-    @inline(__always)
-    static func transposeBlock(_ src: UnsafePointer<Float>, _ sourceStride: Int, _ dst: UnsafeMutablePointer<Float>, _ destinationStride: Int) {
-        // Within each 4-wide half: a and b interleaved (first or second pair of each), then pairs of a and b.
-        @inline(__always) func interleaveLow(_ a: V, _ b: V) -> V { V(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]) }
-        @inline(__always) func interleaveHigh(_ a: V, _ b: V) -> V { V(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]) }
-        @inline(__always) func pairsLow(_ a: V, _ b: V) -> V { V(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5]) }
-        @inline(__always) func pairsHigh(_ a: V, _ b: V) -> V { V(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7]) }
-        let s = sourceStride, d = destinationStride
-        let r0 = load(src), r1 = load(src + s), r2 = load(src + 2 * s), r3 = load(src + 3 * s)
-        let r4 = load(src + 4 * s), r5 = load(src + 5 * s), r6 = load(src + 6 * s), r7 = load(src + 7 * s)
-        let t0 = interleaveLow(r0, r1), t1 = interleaveHigh(r0, r1), t2 = interleaveLow(r2, r3), t3 = interleaveHigh(r2, r3)
-        let t4 = interleaveLow(r4, r5), t5 = interleaveHigh(r4, r5), t6 = interleaveLow(r6, r7), t7 = interleaveHigh(r6, r7)
-        let u0 = pairsLow(t0, t2), u1 = pairsHigh(t0, t2), u2 = pairsLow(t1, t3), u3 = pairsHigh(t1, t3)
-        let u4 = pairsLow(t4, t6), u5 = pairsHigh(t4, t6), u6 = pairsLow(t5, t7), u7 = pairsHigh(t5, t7)
-        store(V(lowHalf: u0.lowHalf, highHalf: u4.lowHalf), dst); store(V(lowHalf: u1.lowHalf, highHalf: u5.lowHalf), dst + d)
-        store(V(lowHalf: u2.lowHalf, highHalf: u6.lowHalf), dst + 2 * d); store(V(lowHalf: u3.lowHalf, highHalf: u7.lowHalf), dst + 3 * d)
-        store(V(lowHalf: u0.highHalf, highHalf: u4.highHalf), dst + 4 * d); store(V(lowHalf: u1.highHalf, highHalf: u5.highHalf), dst + 5 * d)
-        store(V(lowHalf: u2.highHalf, highHalf: u6.highHalf), dst + 6 * d); store(V(lowHalf: u3.highHalf, highHalf: u7.highHalf), dst + 7 * d)
     }
 
     /// dst[i] = 1 − a[i].

@@ -112,10 +112,45 @@ public enum Kernels {
         }
     }
 
-    /// out[j·rows + i] = a[i·columns + j]: the transpose of the rows×columns matrix at `a`.
+    /// out[j·rows + i] = a[i·columns + j]: the transpose of the rows×columns matrix at `a`, in blocks of 8×8
+    /// (`transposeBlock`), the edges that do not fill a block one value at a time.
     @inlinable
     public static func transpose(_ a: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
-        for i in 0..<rows { for j in 0..<columns { out[j * rows + i] = a[i * columns + j] } }
+        let rows8 = rows & ~7, columns8 = columns & ~7
+        var i = 0
+        while i < rows8 {
+            var j = 0
+            while j < columns8 { transposeBlock(a + i * columns + j, columns, out + j * rows + i, rows); j += 8 }
+            for ii in i..<(i + 8) { for jj in columns8..<columns { out[jj * rows + ii] = a[ii * columns + jj] } }
+            i += 8
+        }
+        for ii in rows8..<rows { for jj in 0..<columns { out[jj * rows + ii] = a[ii * columns + jj] } }
+    }
+
+    /// The 8×8 block at `a` (rows `lda` apart) written transposed at `out` (rows `ldo` apart), in registers:
+    /// rows interleaved in pairs, then in pairs of pairs, then the 4-wide halves exchanged (each step one
+    /// shuffle instruction per row).
+    @inlinable @inline(__always)
+    public static func transposeBlock(_ a: UnsafePointer<Float>, _ lda: Int, _ out: UnsafeMutablePointer<Float>, _ ldo: Int) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+        // Within each 4-wide half: a and b interleaved (first or second pair of each), then pairs of a and b.
+        @inline(__always) func interleaveLow(_ a: V, _ b: V) -> V { V(a[0], b[0], a[1], b[1], a[4], b[4], a[5], b[5]) }
+        @inline(__always) func interleaveHigh(_ a: V, _ b: V) -> V { V(a[2], b[2], a[3], b[3], a[6], b[6], a[7], b[7]) }
+        @inline(__always) func pairsLow(_ a: V, _ b: V) -> V { V(a[0], a[1], b[0], b[1], a[4], a[5], b[4], b[5]) }
+        @inline(__always) func pairsHigh(_ a: V, _ b: V) -> V { V(a[2], a[3], b[2], b[3], a[6], a[7], b[6], b[7]) }
+        @inline(__always) func halves(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> V { V(lowHalf: a, highHalf: b) }
+        let r0 = load(a), r1 = load(a + lda), r2 = load(a + 2 * lda), r3 = load(a + 3 * lda)
+        let r4 = load(a + 4 * lda), r5 = load(a + 5 * lda), r6 = load(a + 6 * lda), r7 = load(a + 7 * lda)
+        let t0 = interleaveLow(r0, r1), t1 = interleaveHigh(r0, r1), t2 = interleaveLow(r2, r3), t3 = interleaveHigh(r2, r3)
+        let t4 = interleaveLow(r4, r5), t5 = interleaveHigh(r4, r5), t6 = interleaveLow(r6, r7), t7 = interleaveHigh(r6, r7)
+        let u0 = pairsLow(t0, t2), u1 = pairsHigh(t0, t2), u2 = pairsLow(t1, t3), u3 = pairsHigh(t1, t3)
+        let u4 = pairsLow(t4, t6), u5 = pairsHigh(t4, t6), u6 = pairsLow(t5, t7), u7 = pairsHigh(t5, t7)
+        store(halves(u0.lowHalf, u4.lowHalf), out); store(halves(u1.lowHalf, u5.lowHalf), out + ldo)
+        store(halves(u2.lowHalf, u6.lowHalf), out + 2 * ldo); store(halves(u3.lowHalf, u7.lowHalf), out + 3 * ldo)
+        store(halves(u0.highHalf, u4.highHalf), out + 4 * ldo); store(halves(u1.highHalf, u5.highHalf), out + 5 * ldo)
+        store(halves(u2.highHalf, u6.highHalf), out + 6 * ldo); store(halves(u3.highHalf, u7.highHalf), out + 7 * ldo)
     }
 
     /// c[r·ldc + o] = Σ_i a[r·lda + i] · b[o·ldb + i] for each r in `rows` and o in 0..<p: C = A·Bᵀ, every entry

@@ -119,6 +119,13 @@ final class TensorTests: XCTestCase {
         var transposed = [Float](repeating: 0, count: 6)
         Kernels.transpose([1, 2, 3, 4, 5, 6], rows: 2, columns: 3, into: &transposed)
         XCTAssertEqual(transposed, [1, 4, 2, 5, 3, 6])
+        // Whole 8×8 blocks, edges of every width around them, and matrices smaller than a block.
+        for (rows, columns) in [(1, 1), (8, 8), (9, 8), (8, 9), (16, 3), (17, 23), (64, 10), (196, 64)] {
+            let a = (0..<(rows * columns)).map { Float($0) }
+            var t = [Float](repeating: -1, count: rows * columns)
+            Kernels.transpose(a, rows: rows, columns: columns, into: &t)
+            XCTAssertEqual(t, (0..<(rows * columns)).map { k in a[(k % rows) * columns + k / rows] }, "\(rows)x\(columns)")
+        }
         // Batch-norm sums in Double over lanes and a tail: exact for small integers and a mean of 0.5.
         for n in [0, 1, 7, 8, 9, 19, 64] {
             let g = (0..<n).map { Float($0 % 5) - 2 }, h = (0..<n).map { Float(3 - $0 % 4) }
