@@ -74,15 +74,16 @@ enum JPEGDecoder {
             throw ImageError.corrupt(source: source, format: .jpeg,
                                      detail: "libjpeg decodes a different size or colour layout than the header gives")
         }
-        var grey = [Float](repeating: 0, count: width * height)
-        if components == 1 {
-            for p in 0..<grey.count { grey[p] = Float(output[p]) / 255 }
-        } else {
-            for p in 0..<grey.count {
-                grey[p] = ImageDecoder.luminance(output[3 * p], output[3 * p + 1], output[3 * p + 2])
+        let grey = [Float](unsafeUninitializedCapacity: width * height) { buffer, initialized in
+            let to = buffer.baseAddress!
+            if components == 1 {
+                GrayImage.levels(output, to, count: width * height)
+            } else {
+                for p in 0..<(width * height) { to[p] = min(1, ImageDecoder.luminance(output[3 * p], output[3 * p + 1], output[3 * p + 2])) }
             }
+            initialized = width * height
         }
-        return GrayImage(width: width, height: height, pixels: grey).oriented(exif: header.orientation)
+        return GrayImage(width: width, height: height, unitPixels: grey).oriented(exif: header.orientation)
     }
 
     private static func runOnOwnThread(_ job: UnsafeMutablePointer<JPEGJob>, source: String) throws {
