@@ -314,6 +314,8 @@ final class ConvolutionTests: XCTestCase {
             Case(n: 2, c: 32, o: 4, h: 6, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same, zeros: 0.8),      // runs of 96 = 64 + 32
             Case(n: 3, c: 2, o: 3, h: 6, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same, zeros: 1),
             Case(n: 3, c: 2, o: 3, h: 6, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same, zeros: 0),
+            Case(n: 3, c: 5, o: 64, h: 7, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same, zeros: 0.5),     // 64 outputs in registers
+            Case(n: 2, c: 3, o: 128, h: 5, w: 5, kh: 3, kw: 2, sh: 2, sw: 1, padding: .same, zeros: 0.5),    // two blocks of 64
         ]
         var rng = SeededGenerator(seed: 41)
         for (index, t) in cases.enumerated() {
