@@ -390,7 +390,7 @@ enum Filters {
         }
     }
 
-    /// The bin of each value of `a` among `bins` (at most 2¹⁶) equal bins from `lo`: min(bins − 1, ⌊(v − lo)·scale⌋),
+    /// The bin of each value of `a` among `bins` (at most 2¹⁶) equal bins from `lo`: min(bins − 1, ⌊(v − lo)·scale⌋).
     /// Every value must be at least `lo` and not NaN.
     static func binIndices(_ a: [Float], from lo: Float, scale: Float, bins: Int) -> [UInt16] {
         precondition(bins > 0 && bins <= 1 << 16, "binIndices: \(bins) bins")
@@ -407,8 +407,9 @@ enum Filters {
 
     /// How many of `binOf` name each of `bins` bins. Four sets of counts take the values in turn and are
     /// summed at the end, so that a run of values in one bin (a picture's background) is not one chain of
-    /// increments of the same counter. The sets lie 64 bytes off a multiple of 4 KiB from each other: at a
-    /// multiple, the processor takes a load from one set for a load of the store to another and waits.
+    /// increments of the same counter. Each set is 16 counts (64 bytes) longer than `bins`, so that sets of
+    /// 1,024 bins do not lie exactly 4 KiB apart: at such a distance the processor takes a load from one set
+    /// for a load of the store to another and waits.
     static func histogram(_ binOf: [UInt16], bins: Int) -> [Int] {
         let stride = bins + 16
         var counts = [Int32](repeating: 0, count: 4 * stride)
