@@ -28,8 +28,17 @@ public struct InputEncoding: Codable, Equatable, Sendable {
         self.layout = layout
     }
 
-    /// The value each byte 0...255 becomes: b/255, then (· − mean)/std when normalising.
-    public var table: [Float] { normalize ? Self.standardisedTable : Self.unitTable }
+    /// The value each byte 0...255 becomes: b/255, then (· − mean)/std when normalising (`Kernels.levels`).
+    public var table: [Float] {
+        let bytes = (0...255).map { UInt8($0) }
+        var values = [Float](repeating: 0, count: 256)
+        let (mean, deviation) = standardization
+        Kernels.levels(bytes, &values, count: 256, mean: mean, deviation: deviation)
+        return values
+    }
+
+    /// The mean and deviation `Kernels.levels` standardises with: MNIST's when normalising, else (0, 1).
+    public var standardization: (mean: Float, deviation: Float) { normalize ? (Self.mnistMean, Self.mnistStd) : (0, 1) }
 
     /// Encodes pixels already scaled to [0, 1] (e.g. a prepared picture) as a batch [n, ...] in this
     /// encoding's layout, standardising when asked; `pixels.count` must be n · rows · columns.
@@ -48,9 +57,6 @@ public struct InputEncoding: Codable, Equatable, Sendable {
         let mean = Self.mnistMean, scale = 1 / Self.mnistStd
         for i in 0..<count { values[i] = (values[i] - mean) * scale }
     }
-
-    private static let unitTable: [Float] = (0..<256).map { Float($0) / 255 }
-    private static let standardisedTable: [Float] = unitTable.map { ($0 - mnistMean) / mnistStd }
 }
 
 extension LabeledImages {
@@ -65,27 +71,13 @@ extension LabeledImages {
         let size = rows * columns
         let shape = encoding.layout == .flat ? [indices.count, size] : [indices.count, 1, rows, columns]
         let order = Array(indices)
-        let table = encoding.table
+        let (mean, deviation) = encoding.standardization
         return Tensor(shape: shape) { dst in
             images.withUnsafeBufferPointer { src in
-                table.withUnsafeBufferPointer { lut in
-                    let (source, target, levels) = (src.baseAddress!, dst.baseAddress!, lut.baseAddress!)
-                    Parallel.forEachRange(order.count, workPerItem: size) { samples in
-                        let zero = SIMD8<Float>(repeating: levels[0])
-                        for k in samples {
-                            let row = source + order[k] * size, out = target + k * size
-                            // Eight pixels at a time; eight zero pixels (most of a digit's border) in one store.
-                            var i = 0
-                            while i + 8 <= size {
-                                if UnsafeRawPointer(row + i).loadUnaligned(as: UInt64.self) == 0 {
-                                    UnsafeMutableRawPointer(out + i).storeBytes(of: zero, as: SIMD8<Float>.self)
-                                } else {
-                                    for j in i..<(i + 8) { out[j] = levels[Int(row[j])] }
-                                }
-                                i += 8
-                            }
-                            while i < size { out[i] = levels[Int(row[i])]; i += 1 }
-                        }
+                let (source, target) = (src.baseAddress!, dst.baseAddress!)
+                Parallel.forEachRange(order.count, workPerItem: size) { samples in
+                    for k in samples {
+                        Kernels.levels(source + order[k] * size, target + k * size, count: size, mean: mean, deviation: deviation)
                     }
                 }
             }

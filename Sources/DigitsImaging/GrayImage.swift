@@ -1,6 +1,8 @@
 // GrayImage: the one picture type of DigitsImaging, a grid of grey levels that every decoder produces
 // and the MNIST preprocessor consumes.
 
+import DigitsTensor
+
 /// A greyscale picture: `width × height` intensities as `Float` in [0, 1], row-major (the x index varies fastest),
 /// where 0 is black and 1 is white, as the picture looks to a person (no inversion).
 public struct GrayImage: Equatable, Sendable {
@@ -50,22 +52,10 @@ public struct GrayImage: Equatable, Sendable {
         bytes.withUnsafeBufferPointer { b in
             pixels.withUnsafeMutableBufferPointer { p in
                 guard let from = b.baseAddress, let to = p.baseAddress else { return }
-                Self.levels(from, to, count: b.count)
+                Kernels.levels(from, to, count: b.count)
             }
         }
         self.pixels = pixels
-    }
-
-    /// Writes the `count` 8-bit grey levels at `from` to `to` as intensities in [0, 1] (level / 255).
-    @inline(__always)
-    static func levels(_ from: UnsafePointer<UInt8>, _ to: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 16 <= count {
-            let v = SIMD16<Float>(UnsafeRawPointer(from + i).loadUnaligned(as: SIMD16<UInt8>.self)) / 255
-            UnsafeMutableRawPointer(to + i).storeBytes(of: v, as: SIMD16<Float>.self)
-            i += 16
-        }
-        while i < count { to[i] = Float(from[i]) / 255; i += 1 }
     }
 
     /// A picture holding `pixels` that the caller has made sure are in [0, 1] already (decoders).

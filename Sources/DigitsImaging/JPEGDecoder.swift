@@ -33,6 +33,7 @@ import Musl
 import Darwin
 #endif
 import CJPEG
+import DigitsTensor
 
 /// Reads JPEG files with libjpeg-turbo after validating their structure in Swift.
 enum JPEGDecoder {
@@ -77,7 +78,7 @@ enum JPEGDecoder {
         let grey = [Float](unsafeUninitializedCapacity: width * height) { buffer, initialized in
             let to = buffer.baseAddress!
             if components == 1 {
-                GrayImage.levels(output, to, count: width * height)
+                Kernels.levels(output, to, count: width * height)
             } else {
                 for p in 0..<(width * height) { to[p] = min(1, ImageDecoder.luminance(output[3 * p], output[3 * p + 1], output[3 * p + 2])) }
             }

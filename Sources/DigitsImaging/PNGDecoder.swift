@@ -13,6 +13,7 @@
 // needs is refused rather than warned about.
 
 import CDeflate
+import DigitsTensor
 
 /// Decodes the common 8-bit, non-interlaced PNGs (see the file comment); `PNGCodec.decode` tries it first.
 enum PNGDecoder {
@@ -78,7 +79,7 @@ enum PNGDecoder {
                 if k == 1 {
                     try unfilterRows(raw, width: width, height: height, channels: channels, corrupt: corrupt) { y, row in
                         if channels == 1 {
-                            GrayImage.levels(row, out + y * width, count: width)
+                            Kernels.levels(row, out + y * width, count: width)
                         } else {
                             greyRow(row, out + y * width, count: width, channels: channels)
                         }

@@ -20,7 +20,7 @@ public enum Parallel {
         max(1, min(BLAS.threads, count, count * workPerItem / max(minimumWork, 1)))
     }
 
-    /// Calls `body(p, range)` for each part p in 0..<parts, one thread each, where part p is the range
+    /// Calls `body(p, range)` for each part p in 0..<parts, on up to `BLAS.threads` threads (`WorkerPool`), where part p is the range
     /// count·p/parts ..< count·(p+1)/parts: the same split on every call with the same `parts` and `count`,
     /// so that two passes can hand each part its own results from the first. Runs inline for one part.
     /// `body` must write only outputs that belong to its part.
@@ -29,11 +29,8 @@ public enum Parallel {
             if count > 0 { body(0, 0..<count) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            let task = Unchecked(body)   // each call writes a disjoint range: no data race
-            DispatchQueue.concurrentPerform(iterations: parts) { p in
-                task.value(p, (count * p / parts) ..< (count * (p + 1) / parts))
-            }
+        WorkerPool.shared.run(parts: parts, threads: BLAS.threads) { p in   // each part writes its own outputs
+            body(p, (count * p / parts) ..< (count * (p + 1) / parts))
         }
     }
 
@@ -57,18 +54,8 @@ public enum Parallel {
         }
         while cuts.count < threads { cuts.append(count) }
         cuts.append(count)
-        let bounds = cuts
-        withoutActuallyEscaping(body) { body in
-            let task = Unchecked(body)
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
-                if bounds[t] < bounds[t + 1] { task.value(bounds[t] ..< bounds[t + 1]) }
-            }
+        WorkerPool.shared.run(parts: threads, threads: threads) { t in
+            if cuts[t] < cuts[t + 1] { body(cuts[t] ..< cuts[t + 1]) }
         }
     }
-}
-
-/// A value handed to worker threads whose safety the caller guarantees (disjoint writes).
-struct Unchecked<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

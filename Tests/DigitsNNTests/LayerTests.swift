@@ -23,7 +23,8 @@ final class LayerTests: XCTestCase {
     /// rounding, on sparse and dense batches, odd sizes and single samples.
     func testSparseDenseKernelsMatchTheDensePath() {
         var rng = SeededGenerator(seed: 11)
-        for (n, inputs, outputs, density) in [(1, 784, 200, 0.19), (130, 784, 512, 0.19), (70, 50, 100, 0.2), (7, 33, 9, 0.5), (5, 17, 3, 1.0), (3, 10, 4, 0.0)] {
+        for (n, inputs, outputs, density) in [(1, 784, 200, 0.19), (130, 784, 512, 0.19), (300, 200, 100, 0.3), (70, 50, 100, 0.2),
+                                              (7, 33, 9, 0.5), (5, 17, 3, 1.0), (3, 10, 4, 0.0)] {
             let x = Tensor(shape: [n, inputs], values: (0..<(n * inputs)).map { _ in
                 rng.nextUniform() < Float(density) ? rng.nextUniform() : 0 })
             let g = Tensor(shape: [n, outputs], values: (0..<(n * outputs)).map { _ in rng.nextNormal() })
@@ -35,7 +36,7 @@ final class LayerTests: XCTestCase {
                 dense.sparseDensityLimit = limit
                 // Stale values in the gradient must not leak through unwritten rows.
                 dense.weight.gradient = Tensor(shape: dense.weight.value.shape, repeating: 99)
-                // Evaluation reads W in copied-out column blocks for large batches: the same sums.
+                // Evaluation lists no nonzeros by input: the same sums.
                 let yEvaluation = dense.forward(x, mode: .evaluation)
                 let y = dense.forward(x, mode: .training)
                 for i in 0..<y.count {
@@ -51,6 +52,33 @@ final class LayerTests: XCTestCase {
                 for i in 0..<u.count {
                     XCTAssertEqual(u.storage[i], v.storage[i], accuracy: 1e-4 * max(1, abs(u.storage[i])), "\(what)[\(i)] n=\(n) density=\(density)")
                 }
+            }
+        }
+    }
+
+    /// The zero-skipping forward and weight gradient give the same bits on 1 and 2 threads (the threads share
+    /// the column blocks of W, or the samples when there are fewer blocks), with chunks of W copied out or read
+    /// in place.
+    func testSparseDenseKernelsGiveTheSameBitsOnAnyThreadCount() {
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        var rng = SeededGenerator(seed: 13)
+        for (n, inputs, outputs, density) in [(128, 784, 512, 0.19), (300, 200, 100, 0.3), (40, 300, 64, 0.1), (2, 784, 512, 0.2)] {
+            let x = Tensor(shape: [n, inputs], values: (0..<(n * inputs)).map { _ in
+                rng.nextUniform() < Float(density) ? rng.nextUniform() : 0 })
+            let g = Tensor(shape: [n, outputs], values: (0..<(n * outputs)).map { _ in rng.nextNormal() })
+            var results: [[Tensor]] = []
+            for threads in [1, 2] {
+                BLAS.setThreads(threads)
+                var r = SeededGenerator(seed: 7)
+                let dense = Dense(inputs: inputs, outputs: outputs, initializer: .glorotUniform, rng: &r)
+                let y = dense.forward(x, mode: .training)
+                _ = dense.backward(g, needsInputGradient: false)
+                dense.weight.densifyGradient()
+                results.append([y, dense.weight.gradient, dense.forward(x, mode: .evaluation)])
+            }
+            for (i, what) in ["y", "dW", "evaluation y"].enumerated() {
+                XCTAssertEqual(results[0][i].storage, results[1][i].storage, "\(what): 1 and 2 threads, n=\(n) outputs=\(outputs)")
             }
         }
     }

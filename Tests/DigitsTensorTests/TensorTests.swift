@@ -206,6 +206,26 @@ final class TensorTests: XCTestCase {
 
     /// The vector square root gives the bits of Float.squareRoot() for every kind of value, including zeros,
     /// subnormals, infinity, NaN and negative numbers.
+    /// Grey levels to floats: every byte value, with and without standardising, the same float as the scalar
+    /// formula (b / 255 − mean) / deviation, in runs of zeros, mixed runs and a tail shorter than sixteen.
+    func testLevelsGiveTheScalarFormulaForEveryByte() {
+        var rng = SeededGenerator(seed: 21)
+        var bytes = (0..<256).map { UInt8($0) } + [UInt8](repeating: 0, count: 40)
+        bytes += (0..<77).map { _ in rng.nextUniform() < 0.5 ? 0 : UInt8(rng.next() % 256) }
+        for (mean, deviation) in [(Float(0), Float(1)), (0.1307, 0.3081), (-2, 0.5)] {
+            for count in [bytes.count, 255, 15, 1] {
+                var out = [Float](repeating: .nan, count: count + 1)
+                Kernels.levels(bytes, &out, count: count, mean: mean, deviation: deviation)
+                for i in 0..<count {
+                    let expected = (Float(bytes[i]) / 255 - mean) / deviation
+                    XCTAssertEqual(out[i].bitPattern, expected.bitPattern, "byte \(bytes[i]) at \(i), mean \(mean), count \(count)")
+                }
+                XCTAssertTrue(out[count].isNaN, "wrote past count \(count)")
+            }
+        }
+        XCTAssertEqual(Kernels.fourLevels(0xFF80_0100), SIMD4<Float>(0, 1, 128, 255))
+    }
+
     func testVectorSquareRootIsTheCorrectlyRoundedOne() {
         var rng = SeededGenerator(seed: 3)
         var values: [Float] = [0, -0.0, .leastNonzeroMagnitude, .leastNormalMagnitude, 1, 2, .greatestFiniteMagnitude,

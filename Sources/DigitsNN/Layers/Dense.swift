@@ -55,9 +55,8 @@ public final class Dense: Layer {
     private let partCount = ScratchBuffer<Int32>()     // [part, input]: a part's count of nonzeros of each input
     private let partCursor = ScratchBuffer<Int>()      // [part, input]: the next entry of a part in each input's list
     private var columnListsBuilt = false
-    private let blockedWeight = ScratchBuffer<Float>()
+    private let packedChunks = ScratchBuffer<Float>()     // per forward task: one chunk of a column block of W
     private let gradientBlocks = ScratchBuffer<Float>()  // ∂L/∂y by 64-column blocks, for the weight gradient
-    private var lastForwardWasBlocked = false          // then the next one copies W's blocks in its first pass
     private var lastForwardWasDense = false            // then the next one counts the nonzeros before listing them
     private let transposedWeight = ScratchBuffer<Float>()  // Wᵀ [outputs, inputs], for the narrow kernels
 
@@ -92,10 +91,6 @@ public final class Dense: Layer {
         }
         // Zero-skipping kernels for sparse batches, for products too small to be worth a BLAS call, and for
         // one sample (a matrix-vector product reads all of W; the kernel reads only the rows it needs).
-        // A large batch (256 samples or more) reads W from a copy of its 64-column blocks (`blockedWeight`): a
-        // block read in place is 64 of every row's `outputs` columns, a stride that maps all its cache lines onto
-        // a few cache sets. The copy pays for itself over an evaluation batch of 1000, not over a training
-        // batch of 128, whose 96-row chunks of a block still fit the second-level cache read in place.
         let small = isSmallProduct(batch: n) || n == 1
         if !small && lastForwardWasDense {
             // A dense batch usually follows a dense one: one quick count spares it the listing pass.
@@ -105,55 +100,44 @@ public final class Dense: Layer {
                 return y
             }
         }
-        let blocked = outputs > 64 && n >= 256
         let byInput = mode == .training && n > 1
         let parts = Parallel.partCount(n, workPerItem: inputs * outputs / 4)
         let (inputs, outputs) = (self.inputs, self.outputs)
-        let rowStride = blocked ? 64 : outputs
         let chunks = self.chunks, marksPerSample = chunks + 1
         let marks = entryMark.reserve(n * marksPerSample)
         let capacity = n * inputs + parts
         let terms = entries.reserve(capacity)
         let counts = partCount.reserve(parts * inputs), cursors = partCursor.reserve(parts * inputs)
-        let copyEarly = blocked && lastForwardWasBlocked
-        let blockedW = blockedWeight.reserve(blocked ? (outputs + 63) / 64 * inputs * 64 : 1)
         x.withUnsafeBufferPointer { px in
-            weight.value.withUnsafeBufferPointer { pw in
-                let (X, W) = (px.baseAddress!, pw.baseAddress!)
-                // First pass, each part over its samples: list each sample's nonzeros in the part's region
-                // (training: and count the part's nonzeros of each input); meanwhile copy a share of W's
-                // blocks if the last batch needed them (a sparse batch usually follows a sparse one).
-                Parallel.forEachPart(parts, of: n) { p, samples in
-                    var e = samples.lowerBound * inputs + p
-                    for r in samples {
-                        let mark = marks + r * marksPerSample
-                        let xr = X + r * inputs
-                        var chunk = 0, chunkStart = 0
-                        // Eight inputs at a time, skipped when all are zero (most of a digit's border);
-                        // otherwise each is written at e, and e moves on past the nonzero ones (no branch to
-                        // mispredict). The region's one spare entry takes the last sample's trailing write.
-                        var k = 0
-                        while k < inputs {
-                            if k == chunkStart { mark[chunk] = e; chunk += 1; chunkStart += Self.inputsPerChunk }
-                            let stop = min(k + 8, inputs)
-                            if stop - k < 8 || any(UnsafeRawPointer(xr + k).loadUnaligned(as: SIMD8<Float>.self) .!= 0) {
-                                while k < stop {
-                                    let v = xr[k]
-                                    terms[e] = RowTerm(scale: v, row: Int32(k))
-                                    e += Kernels.nonzeroCount(v)
-                                    k += 1
-                                }
+            let X = px.baseAddress!
+            // First pass, each part over its samples: list each sample's nonzeros in the part's region
+            // (training: and count the part's nonzeros of each input).
+            Parallel.forEachPart(parts, of: n) { p, samples in
+                var e = samples.lowerBound * inputs + p
+                for r in samples {
+                    let mark = marks + r * marksPerSample
+                    let xr = X + r * inputs
+                    var chunk = 0, chunkStart = 0
+                    // Eight inputs at a time, skipped when all are zero (most of a digit's border);
+                    // otherwise each is written at e, and e moves on past the nonzero ones (no branch to
+                    // mispredict). The region's one spare entry takes the last sample's trailing write.
+                    var k = 0
+                    while k < inputs {
+                        if k == chunkStart { mark[chunk] = e; chunk += 1; chunkStart += Self.inputsPerChunk }
+                        let stop = min(k + 8, inputs)
+                        if stop - k < 8 || any(UnsafeRawPointer(xr + k).loadUnaligned(as: SIMD8<Float>.self) .!= 0) {
+                            while k < stop {
+                                let v = xr[k]
+                                terms[e] = RowTerm(scale: v, row: Int32(k))
+                                e += Kernels.nonzeroCount(v)
+                                k += 1
                             }
-                            k = stop
                         }
-                        mark[chunks] = e
+                        k = stop
                     }
-                    if byInput { Kernels.countNonzerosByColumn(X + samples.lowerBound * inputs, rows: samples.count, columns: inputs, into: counts + p * inputs) }
-                    if copyEarly {
-                        Self.copyColumnBlocks(W, rows: inputs * p / parts ..< inputs * (p + 1) / parts,
-                                              rowCount: inputs, columns: outputs, into: blockedW)
-                    }
+                    mark[chunks] = e
                 }
+                if byInput { Kernels.countNonzerosByColumn(X + samples.lowerBound * inputs, rows: samples.count, columns: inputs, into: counts + p * inputs) }
             }
         }
         var total = 0
@@ -163,20 +147,11 @@ public final class Dense: Layer {
             denseForward(x, into: &y, mode: mode)
             return y
         }
-        lastForwardWasBlocked = blocked
         lastForwardWasDense = false
         columnListsBuilt = byInput
         if mode == .training {
             input = x
             inputWasSparse = true
-        }
-        if blocked && !copyEarly {
-            weight.value.withUnsafeBufferPointer { pw in
-                let W = pw.baseAddress!
-                Parallel.forEachRange(inputs, workPerItem: outputs) { rows in
-                    Self.copyColumnBlocks(W, rows: rows, rowCount: inputs, columns: outputs, into: blockedW)
-                }
-            }
         }
         let columnTerms = columnEntries.reserve(byInput ? total : 1)
         if byInput {
@@ -192,34 +167,55 @@ public final class Dense: Layer {
             }
             columnStarts[inputs] = running
         }
+        if byInput {
+            // Second pass, the same parts: file each part's entries into each input's list.
+            Parallel.forEachPart(parts, of: n) { p, samples in
+                let cursor = cursors + p * inputs
+                for r in samples {
+                    for e in marks[r * marksPerSample]..<marks[r * marksPerSample + chunks] {
+                        let k = Int(terms[e].row)
+                        columnTerms[cursor[k]] = RowTerm(scale: terms[e].scale, row: Int32(r))
+                        cursor[k] += 1
+                    }
+                }
+            }
+        }
+        // Third pass: y[r] = b + Σ_{k: x[r,k]≠0} x[r,k]·W[k], by 64-column block of W and within a block by
+        // chunk of `inputsPerChunk` inputs, each chunk's partial sums added into y (the same additions in the
+        // same order as one sum). The blocks are shared out among the tasks first, then the samples. A chunk
+        // that the task's samples read often is copied out of W first (96 rows of 64 columns, 24 KB, that then
+        // stay in the first-level cache): read in place, its rows lie `outputs` floats apart, and with 512
+        // outputs all of them fall in a few of that cache's sets.
+        let blockCount = (outputs + 63) / 64
+        let blockGroups = min(parts, blockCount), sampleGroups = max(1, parts / blockGroups)
+        let tasks = blockGroups * sampleGroups
+        let packed = packedChunks.reserve(tasks * Self.inputsPerChunk * 64)
         weight.value.withUnsafeBufferPointer { pw in
             bias.value.withUnsafeBufferPointer { pb in
                 y.withUnsafeMutableBufferPointer { py in
                     let (W, b, Y) = (pw.baseAddress!, pb.baseAddress!, py.baseAddress!)
-                    // Second pass, the same parts: training, file the part's entries into each input's list;
-                    // then y[r] = b + Σ_{k: x[r,k]≠0} x[r,k]·W[k], by column block, and within a block by
-                    // chunk of inputs, so that the rows of W in use stay in cache across the part's samples.
-                    // The chunks' partial sums go through y: the same additions in the same order.
-                    Parallel.forEachPart(parts, of: n) { p, samples in
-                        if byInput {
-                            let cursor = cursors + p * inputs
-                            for r in samples {
-                                for e in marks[r * marksPerSample]..<marks[r * marksPerSample + chunks] {
-                                    let k = Int(terms[e].row)
-                                    columnTerms[cursor[k]] = RowTerm(scale: terms[e].scale, row: Int32(r))
-                                    cursor[k] += 1
-                                }
-                            }
-                        }
-                        for j in stride(from: 0, to: outputs, by: 64) {
-                            let block: UnsafePointer<Float> = blocked ? UnsafePointer(blockedW + (j / 64) * inputs * 64) : W + j
-                            let width = min(64, outputs - j)
+                    Parallel.forEachPart(tasks, of: tasks) { task, _ in
+                        let (group, share) = (task / sampleGroups, task % sampleGroups)
+                        let samples = n * share / sampleGroups ..< n * (share + 1) / sampleGroups
+                        let copy = packed + task * Self.inputsPerChunk * 64
+                        for block in blockCount * group / blockGroups ..< blockCount * (group + 1) / blockGroups {
+                            let j = block * 64, width = min(64, outputs - j)
                             for c in 0..<chunks {
+                                var used = 0
+                                for r in samples { used += marks[r * marksPerSample + c + 1] - marks[r * marksPerSample + c] }
+                                guard c == 0 || used > 0 else { continue }
+                                let rows = c * Self.inputsPerChunk ..< min(inputs, (c + 1) * Self.inputsPerChunk)
+                                var base = W + j, stride = outputs
+                                if used >= rows.count {
+                                    for k in rows { (copy + (k - rows.lowerBound) * 64).update(from: W + k * outputs + j, count: width) }
+                                    base = UnsafePointer(copy - rows.lowerBound * 64)   // row k of the block at base + 64k
+                                    stride = 64
+                                }
                                 for r in samples {
                                     let mark = marks + r * marksPerSample, out = Y + r * outputs + j
                                     guard c == 0 || mark[c + 1] > mark[c] else { continue }
-                                    Kernels.combineRows(count: mark[c + 1] - mark[c], terms: terms + mark[c], stride: rowStride,
-                                                        base: block, width: width, initial: c == 0 ? b + j : UnsafePointer(out),
+                                    Kernels.combineRows(count: mark[c + 1] - mark[c], terms: terms + mark[c], stride: stride,
+                                                        base: base, width: width, initial: c == 0 ? b + j : UnsafePointer(out),
                                                         out: out)
                                 }
                             }
@@ -258,7 +254,6 @@ public final class Dense: Layer {
             }
         }
         columnListsBuilt = false
-        lastForwardWasBlocked = false
         lastForwardWasDense = true
         if mode == .training {
             input = x
