@@ -61,7 +61,8 @@ final class WorkerPool: @unchecked Sendable {
                     wakeUp.unlock()
                 }
                 claimParts(of: number, pointer)
-                while finished.load(ordering: .sequentiallyConsistent) < parts {}
+                // Wait for the workers' parts, giving way to any thread waiting for this processor.
+                while finished.load(ordering: .sequentiallyConsistent) < parts { sched_yield() }
             }
         }
     }
