@@ -151,7 +151,7 @@ public final class Conv2D: Layer {
             }
         }
         if direct {
-            var y = Tensor(shape: shape)
+            var y = Tensor.unfilled(shape: shape)   // the direct kernel writes every output
             x.withUnsafeBufferPointer { px in
                 weight.value.withUnsafeBufferPointer { pw in
                     bias.value.withUnsafeBufferPointer { pb in

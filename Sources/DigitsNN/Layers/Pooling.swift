@@ -41,7 +41,7 @@ public final class MaxPool2D: Layer {
         let shape = outputShape(for: x.shape)
         let (planes, H, W, OH, OW) = (shape[0] * shape[1], x.shape[2], x.shape[3], shape[2], shape[3])
         let (K, S) = (kernelSize, stride)
-        var y = Tensor(shape: shape)
+        var y = Tensor.unfilled(shape: shape)   // every window writes its output
         let remember = mode == .training
         if remember {
             inputShape = x.shape
@@ -181,7 +181,7 @@ public final class AvgPool2D: Layer {
         let (planes, H, W, OH, OW) = (shape[0] * shape[1], x.shape[2], x.shape[3], shape[2], shape[3])
         let (K, S) = (kernelSize, stride)
         let scale = 1 / Float(K * K)
-        var y = Tensor(shape: shape)
+        var y = Tensor.unfilled(shape: shape)   // every window writes its output
         if mode == .training { inputShape = x.shape }
         x.withUnsafeBufferPointer { px in
             y.withUnsafeMutableBufferPointer { py in
