@@ -77,9 +77,15 @@ public final class Model {
         }
     }
 
+    /// The batch size of `predict` and `probabilities` unless told otherwise: 128. Larger batches do not run
+    /// faster: with 1000 pictures `best`'s first activations are 100 MB and every layer streams them through
+    /// memory, while 128 keep them (12.8 MB) in the processor's cache; evaluating `best` on the test set in
+    /// its 5 views took 40.5 s in batches of 1000 and 21.0 s in batches of 128, with the same predictions.
+    public static let evaluationBatchSize = 128
+
     /// Runs the model over a whole dataset in batches: the predicted class of every sample and,
     /// when `loss` is given, the mean loss.
-    public func predict(_ data: LabeledImages, batchSize: Int = 1000, loss: Loss? = nil) -> (predictions: [Int], loss: Double) {
+    public func predict(_ data: LabeledImages, batchSize: Int = Model.evaluationBatchSize, loss: Loss? = nil) -> (predictions: [Int], loss: Double) {
         var predictions = [Int]()
         predictions.reserveCapacity(data.count)
         var total: Double = 0
@@ -98,13 +104,13 @@ public final class Model {
 extension Model {
     /// Class probabilities for every sample of `data`, row-major: `count × classes` values, read in the
     /// views of the architecture's test-time augmentation, if it has one.
-    public func probabilities(of data: LabeledImages, batchSize: Int = 1000) -> [Float] {
+    public func probabilities(of data: LabeledImages, batchSize: Int = Model.evaluationBatchSize) -> [Float] {
         probabilities(of: data, views: architecture.testTimeAugmentation, batchSize: batchSize)
     }
 
     /// Class probabilities for every sample of `data`, row-major: `count × classes` values; with `views`, the
     /// mean over the views, p(c | x) = 1/V Σ_v p(c | T_v(x)); without, the picture as it is.
-    public func probabilities(of data: LabeledImages, views: TestTimeAugmentation?, batchSize: Int = 1000) -> [Float] {
+    public func probabilities(of data: LabeledImages, views: TestTimeAugmentation?, batchSize: Int = Model.evaluationBatchSize) -> [Float] {
         var out = [Float]()
         out.reserveCapacity(data.count * classes)
         let encoding = architecture.encoding
