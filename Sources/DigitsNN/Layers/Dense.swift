@@ -183,9 +183,10 @@ public final class Dense: Layer {
         // Third pass: y[r] = b + Σ_{k: x[r,k]≠0} x[r,k]·W[k], by 64-column block of W and within a block by
         // chunk of `inputsPerChunk` inputs, each chunk's partial sums added into y (the same additions in the
         // same order as one sum). The blocks are shared out among the tasks first, then the samples. A chunk
-        // that the task's samples read often is copied out of W first (96 rows of 64 columns, 24 KB, that then
-        // stay in the first-level cache): read in place, its rows lie `outputs` floats apart, and with 512
-        // outputs all of them fall in a few of that cache's sets.
+        // that the task's samples read twice per row or more is copied out of W first (96 rows of 64 columns,
+        // 24 KB, that then stay in the first-level cache): read in place, its rows lie `outputs` floats apart,
+        // and with 512 outputs all of them fall in a few of that cache's sets. (A layer of at most 64 outputs
+        // reads whole rows, one after the other, and one sample reads each row once: no copy pays there.)
         let blockCount = (outputs + 63) / 64
         let blockGroups = min(parts, blockCount), sampleGroups = max(1, parts / blockGroups)
         let tasks = blockGroups * sampleGroups
@@ -206,7 +207,7 @@ public final class Dense: Layer {
                                 guard c == 0 || used > 0 else { continue }
                                 let rows = c * Self.inputsPerChunk ..< min(inputs, (c + 1) * Self.inputsPerChunk)
                                 var base = W + j, stride = outputs
-                                if used >= rows.count {
+                                if outputs > 64 && used >= 2 * rows.count {
                                     for k in rows { (copy + (k - rows.lowerBound) * 64).update(from: W + k * outputs + j, count: width) }
                                     base = UnsafePointer(copy - rows.lowerBound * 64)   // row k of the block at base + 64k
                                     stride = 64
