@@ -29,7 +29,7 @@ final class WorkerPool: @unchecked Sendable {
     /// Workers asleep on `wakeUp`.
     private let sleepers = Atomic<Int>(0)
     private let wakeUp = NSCondition()
-    private let spawnLock = NSLock()
+    /// Workers started so far; only the caller holding `busy` reads or changes it.
     private var workerCount = 0
 
     /// One job: the parts' body.
@@ -85,11 +85,8 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// Starts workers until there are `count`.
+    /// Starts workers until there are `count` (called only by the caller holding `busy`).
     private func ensureWorkers(_ count: Int) {
-        guard workerCount < count else { return }
-        spawnLock.lock()
-        defer { spawnLock.unlock() }
         while workerCount < count {
             let thread = Thread { [unowned self] in self.work() }
             thread.name = "digits worker \(workerCount + 1)"

@@ -19,15 +19,23 @@ final class LayerTests: XCTestCase {
         XCTAssertEqual(y.storage, [-0.5, -1, -2])      // [1−2+0.5, 3−4, 5−6−1]
     }
 
+    /// A batch x [n, inputs] whose entries are nonzero (uniform in [0, 1)) with probability `density`, and a
+    /// gradient g [n, outputs] of standard normal draws, drawn in that order from `rng`.
+    private func sparseBatch(_ n: Int, inputs: Int, outputs: Int, density: Double,
+                             rng: inout SeededGenerator) -> (x: Tensor, g: Tensor) {
+        let x = Tensor(shape: [n, inputs], values: (0..<(n * inputs)).map { _ in
+            rng.nextUniform() < Float(density) ? rng.nextUniform() : 0 })
+        let g = Tensor(shape: [n, outputs], values: (0..<(n * outputs)).map { _ in rng.nextNormal() })
+        return (x, g)
+    }
+
     /// The zero-skipping kernels against the dense BLAS path: same outputs and gradients up to float
     /// rounding, on sparse and dense batches, odd sizes and single samples.
     func testSparseDenseKernelsMatchTheDensePath() {
         var rng = SeededGenerator(seed: 11)
         for (n, inputs, outputs, density) in [(1, 784, 200, 0.19), (130, 784, 512, 0.19), (300, 200, 100, 0.3), (70, 50, 100, 0.2),
                                               (7, 33, 9, 0.5), (5, 17, 3, 1.0), (3, 10, 4, 0.0)] {
-            let x = Tensor(shape: [n, inputs], values: (0..<(n * inputs)).map { _ in
-                rng.nextUniform() < Float(density) ? rng.nextUniform() : 0 })
-            let g = Tensor(shape: [n, outputs], values: (0..<(n * outputs)).map { _ in rng.nextNormal() })
+            let (x, g) = sparseBatch(n, inputs: inputs, outputs: outputs, density: density, rng: &rng)
             var results: [(Tensor, Tensor, Tensor, Tensor)] = []
             for limit: Float in [0, 1] {
                 var r = SeededGenerator(seed: 5)
@@ -64,9 +72,7 @@ final class LayerTests: XCTestCase {
         defer { BLAS.setThreads(saved) }
         var rng = SeededGenerator(seed: 13)
         for (n, inputs, outputs, density) in [(128, 784, 512, 0.19), (300, 200, 100, 0.3), (40, 300, 64, 0.1), (2, 784, 512, 0.2)] {
-            let x = Tensor(shape: [n, inputs], values: (0..<(n * inputs)).map { _ in
-                rng.nextUniform() < Float(density) ? rng.nextUniform() : 0 })
-            let g = Tensor(shape: [n, outputs], values: (0..<(n * outputs)).map { _ in rng.nextNormal() })
+            let (x, g) = sparseBatch(n, inputs: inputs, outputs: outputs, density: density, rng: &rng)
             var results: [[Tensor]] = []
             for threads in [1, 2] {
                 BLAS.setThreads(threads)
@@ -91,9 +97,7 @@ final class LayerTests: XCTestCase {
         defer { BLAS.setThreads(saved) }
         var rng = SeededGenerator(seed: 12)
         for (n, inputs, outputs, density) in [(128, 512, 10, 0.5), (100, 300, 7, 1.0), (70, 131, 16, 0.6), (257, 61, 5, 0.9)] {
-            let x = Tensor(shape: [n, inputs], values: (0..<(n * inputs)).map { _ in
-                rng.nextUniform() < Float(density) ? rng.nextUniform() : 0 })
-            let g = Tensor(shape: [n, outputs], values: (0..<(n * outputs)).map { _ in rng.nextNormal() })
+            let (x, g) = sparseBatch(n, inputs: inputs, outputs: outputs, density: density, rng: &rng)
             var results: [[Tensor]] = []
             for (limit, threads) in [(Float(0), 2), (0.3, 1), (0.3, 2)] {
                 BLAS.setThreads(threads)

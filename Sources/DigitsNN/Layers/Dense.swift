@@ -46,8 +46,8 @@ public final class Dense: Layer {
     private let entryMark = ScratchBuffer<Int>()
     /// The number of chunks of `inputsPerChunk` inputs (the last one may be shorter).
     private var chunks: Int { (inputs + Self.inputsPerChunk - 1) / Self.inputsPerChunk }
-    /// The rows of W (inputs) a sample's sum takes at a time in a large batch: 96 rows of a 64-column block
-    /// are 24 KB, which stay in the first-level cache while every sample of the part adds its terms from them.
+    /// The rows of W (inputs) a sample's sum takes at a time: 96 rows of a 64-column block are 24 KB, which
+    /// (copied out of W) stay in the first-level cache while every sample of the task adds its terms from them.
     private static let inputsPerChunk = 96
     private let entries = ScratchBuffer<RowTerm>()
     private let columnStart = ScratchBuffer<Int>()
@@ -56,6 +56,7 @@ public final class Dense: Layer {
     private let partCursor = ScratchBuffer<Int>()      // [part, input]: the next entry of a part in each input's list
     private var columnListsBuilt = false
     private let packedChunks = ScratchBuffer<Float>()     // per forward task: one chunk of a column block of W
+    private let chunkTermCounts = ScratchBuffer<Int>()    // per forward task: its samples' terms in each chunk
     private let gradientBlocks = ScratchBuffer<Float>()  // ∂L/∂y by 64-column blocks, for the weight gradient
     private var lastForwardWasDense = false            // then the next one counts the nonzeros before listing them
     private let transposedWeight = ScratchBuffer<Float>()  // Wᵀ [outputs, inputs], for the narrow kernels
@@ -166,8 +167,6 @@ public final class Dense: Layer {
                 }
             }
             columnStarts[inputs] = running
-        }
-        if byInput {
             // Second pass, the same parts: file each part's entries into each input's list.
             Parallel.forEachPart(parts, of: n) { p, samples in
                 let cursor = cursors + p * inputs
@@ -191,6 +190,7 @@ public final class Dense: Layer {
         let blockGroups = min(parts, blockCount), sampleGroups = max(1, parts / blockGroups)
         let tasks = blockGroups * sampleGroups
         let packed = packedChunks.reserve(tasks * Self.inputsPerChunk * 64)
+        let usedCounts = chunkTermCounts.reserve(tasks * chunks)
         weight.value.withUnsafeBufferPointer { pw in
             bias.value.withUnsafeBufferPointer { pb in
                 y.withUnsafeMutableBufferPointer { py in
@@ -199,15 +199,18 @@ public final class Dense: Layer {
                         let (group, share) = (task / sampleGroups, task % sampleGroups)
                         let samples = n * share / sampleGroups ..< n * (share + 1) / sampleGroups
                         let copy = packed + task * Self.inputsPerChunk * 64
+                        let used = usedCounts + task * chunks   // the task's samples' terms in each chunk
+                        for c in 0..<chunks {
+                            used[c] = 0
+                            for r in samples { used[c] += marks[r * marksPerSample + c + 1] - marks[r * marksPerSample + c] }
+                        }
                         for block in blockCount * group / blockGroups ..< blockCount * (group + 1) / blockGroups {
                             let j = block * 64, width = min(64, outputs - j)
                             for c in 0..<chunks {
-                                var used = 0
-                                for r in samples { used += marks[r * marksPerSample + c + 1] - marks[r * marksPerSample + c] }
-                                guard c == 0 || used > 0 else { continue }
+                                guard c == 0 || used[c] > 0 else { continue }
                                 let rows = c * Self.inputsPerChunk ..< min(inputs, (c + 1) * Self.inputsPerChunk)
                                 var base = W + j, stride = outputs
-                                if outputs > 64 && used >= 2 * rows.count {
+                                if outputs > 64 && used[c] >= 2 * rows.count {
                                     for k in rows { (copy + (k - rows.lowerBound) * 64).update(from: W + k * outputs + j, count: width) }
                                     base = UnsafePointer(copy - rows.lowerBound * 64)   // row k of the block at base + 64k
                                     stride = 64
