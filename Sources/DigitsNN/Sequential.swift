@@ -13,8 +13,11 @@ public final class Sequential {
     /// window whose maximum is ≤ 0 passes none back either way), with ReLU's work on a tensor K² times smaller.
     public let order: [Int]
 
-    /// A network of the given layers; names each parameter and buffer after its layer's index.
+    /// A network of the given layers; names each parameter and buffer after its layer's index. Also has the
+    /// process keep freed memory for reuse (`Memory.retainFreedBlocks`): a network allocates and frees its
+    /// activations at every pass.
     public init(_ layers: [Layer]) {
+        Memory.retainFreedBlocks()
         self.layers = layers
         var order = Array(layers.indices)
         var i = 0

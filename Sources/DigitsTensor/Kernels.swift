@@ -412,6 +412,45 @@ public enum Kernels {
         }
     }
 
+    /// x̂ = (x − mean)·inverseStd and y = scale·x̂ + shift for n floats (batch normalisation's forward pass):
+    /// each in float, x̂ rounded before it is scaled, 8 at a time.
+    public static func normalize(_ x: UnsafePointer<Float>, _ n: Int, mean: Float, inverseStd: Float, scale: Float, shift: Float,
+                                 normalized xh: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        let (m, k, a, b) = (V(repeating: mean), V(repeating: inverseStd), V(repeating: scale), V(repeating: shift))
+        var i = 0
+        while i + 8 <= n {
+            let v = (UnsafeRawPointer(x + i).loadUnaligned(as: V.self) - m) * k
+            UnsafeMutableRawPointer(xh + i).storeBytes(of: v, as: V.self)
+            UnsafeMutableRawPointer(y + i).storeBytes(of: a * v + b, as: V.self)
+            i += 8
+        }
+        while i < n {
+            let v = (x[i] - mean) * inverseStd
+            xh[i] = v
+            y[i] = scale * v + shift
+            i += 1
+        }
+    }
+
+    /// dx = factor·(count·g − sum − x̂·dot) for n floats (batch normalisation's input gradient, with
+    /// sum = Σ g and dot = Σ g·x̂ over the channel), each in float in that order, 8 at a time.
+    public static func normalizeGradient(_ g: UnsafePointer<Float>, normalized xh: UnsafePointer<Float>, _ n: Int, factor: Float,
+                                         count: Float, sum: Float, dot: Float, into dx: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        let (k, m, s, d) = (V(repeating: factor), V(repeating: count), V(repeating: sum), V(repeating: dot))
+        var i = 0
+        while i + 8 <= n {
+            let gv = UnsafeRawPointer(g + i).loadUnaligned(as: V.self), hv = UnsafeRawPointer(xh + i).loadUnaligned(as: V.self)
+            UnsafeMutableRawPointer(dx + i).storeBytes(of: k * (m * gv - s - hv * d), as: V.self)
+            i += 8
+        }
+        while i < n {
+            dx[i] = factor * (count * g[i] - sum - xh[i] * dot)
+            i += 1
+        }
+    }
+
     /// The sum of the n values at `x`, accumulated in Double: in eight lanes (lane l takes i ≡ l mod 8, in
     /// order), then across them, then the tail, so that the adds of one lane do not wait on the others'.
     @inlinable

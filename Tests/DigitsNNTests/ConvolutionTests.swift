@@ -271,20 +271,30 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testDirectKernelGivesTheSameBitsOnAnyThreadCount() {
-        let saved = BLAS.threads
-        defer { BLAS.setThreads(saved) }
         var rng = SeededGenerator(seed: 22)
         let x = randomTensor([64, 1, 28, 28], &rng), g = randomTensor([64, 8, 28, 28], &rng)
-        func run(threads: Int) -> (Tensor, Tensor) {
+        assertSameBitsOnAnyThreadCount(x: x, gradient: g, needsInputGradient: false) {
+            convolution(1, 8, kernel: (5, 5), padding: .same, seed: 23)
+        }
+    }
+
+    /// A training forward and backward pass of a fresh convolution from `make`, on 1 and on 4 threads: y, ∂L/∂x
+    /// (when asked) and ∂L/∂W are the same bits.
+    private func assertSameBitsOnAnyThreadCount(x: Tensor, gradient g: Tensor, needsInputGradient: Bool = true,
+                                                _ make: () -> Conv2D, file: StaticString = #filePath, line: UInt = #line) {
+        let saved = BLAS.threads
+        defer { BLAS.setThreads(saved) }
+        func run(threads: Int) -> (Tensor, Tensor, Tensor) {
             BLAS.setThreads(threads)
-            let conv = convolution(1, 8, kernel: (5, 5), padding: .same, seed: 23)
+            let conv = make()
             let y = conv.forward(x, mode: .training)
-            _ = conv.backward(g, needsInputGradient: false)
-            return (y, conv.weight.gradient)
+            let dx = conv.backward(g, needsInputGradient: needsInputGradient)
+            return (y, dx, conv.weight.gradient)
         }
         let one = run(threads: 1), four = run(threads: 4)
-        XCTAssertEqual(one.0, four.0)
-        XCTAssertEqual(one.1, four.1)
+        XCTAssertEqual(one.0, four.0, "y", file: file, line: line)
+        XCTAssertEqual(one.1, four.1, "∂L/∂x", file: file, line: line)
+        XCTAssertEqual(one.2, four.2, "∂L/∂W", file: file, line: line)
     }
 
     // MARK: zero-skipping gradients
@@ -329,17 +339,25 @@ final class ConvolutionTests: XCTestCase {
             let expected = dense.forward(x, mode: .training)
             XCTAssertEqual(y.shape, expected.shape, "case \(index)")
             for (a, b) in zip(y.storage, expected.storage) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "case \(index) y") }
-            let g = sparseGradient(y.shape, zeros: t.zeros, &rng)
-            for needsInputGradient in [true, false] {
-                let dx = sparse.backward(g, needsInputGradient: needsInputGradient)
-                let expected = dense.backward(g, needsInputGradient: needsInputGradient)
-                XCTAssertEqual(dx.shape, expected.shape, "case \(index)")
-                for (a, b) in zip(dx.storage, expected.storage) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "case \(index) ∂L/∂x") }
-                for (a, b) in zip(sparse.weight.gradient.storage, dense.weight.gradient.storage) {
-                    XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "case \(index) ∂L/∂W")
-                }
-                XCTAssertEqual(sparse.bias.gradient, dense.bias.gradient, "case \(index)")
+            assertSameBackward(sparse, dense, gradient: sparseGradient(y.shape, zeros: t.zeros, &rng), "case \(index)")
+        }
+    }
+
+    /// The backward passes of two convolutions after the same forward pass, with and without ∂L/∂x: every
+    /// gradient agrees to float rounding, ∂L/∂b exactly (both sum it the same way).
+    private func assertSameBackward(_ a: Conv2D, _ b: Conv2D, gradient g: Tensor, _ label: String,
+                                    file: StaticString = #filePath, line: UInt = #line) {
+        for needsInputGradient in [true, false] {
+            let dx = a.backward(g, needsInputGradient: needsInputGradient)
+            let expected = b.backward(g, needsInputGradient: needsInputGradient)
+            XCTAssertEqual(dx.shape, expected.shape, label, file: file, line: line)
+            for (u, v) in zip(dx.storage, expected.storage) {
+                XCTAssertEqual(u, v, accuracy: 1e-4 * max(1, abs(v)), "\(label) ∂L/∂x", file: file, line: line)
             }
+            for (u, v) in zip(a.weight.gradient.storage, b.weight.gradient.storage) {
+                XCTAssertEqual(u, v, accuracy: 1e-4 * max(1, abs(v)), "\(label) ∂L/∂W", file: file, line: line)
+            }
+            XCTAssertEqual(a.bias.gradient, b.bias.gradient, label, file: file, line: line)
         }
     }
 
@@ -354,22 +372,13 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testZeroSkippingGivesTheSameBitsOnAnyThreadCount() {
-        let saved = BLAS.threads
-        defer { BLAS.setThreads(saved) }
         var rng = SeededGenerator(seed: 42)
         let x = sparseGradient([37, 6, 14, 14], zeros: 0.5, &rng), g = sparseGradient([37, 16, 10, 10], zeros: 0.8, &rng)
-        func run(threads: Int) -> (Tensor, Tensor, Tensor) {
-            BLAS.setThreads(threads)
+        assertSameBitsOnAnyThreadCount(x: x, gradient: g) {
             let conv = convolution(6, 16, kernel: (5, 5), seed: 43)
             conv.zeroSkipping = .always
-            let y = conv.forward(x, mode: .training)
-            let dx = conv.backward(g, needsInputGradient: true)
-            return (y, dx, conv.weight.gradient)
+            return conv
         }
-        let one = run(threads: 1), four = run(threads: 4)
-        XCTAssertEqual(one.0, four.0)
-        XCTAssertEqual(one.1, four.1)
-        XCTAssertEqual(one.2, four.2)
     }
 
     func testZeroSkippingCarriesANaN() {
@@ -392,6 +401,75 @@ final class ConvolutionTests: XCTestCase {
         let y = conv.forward(withNaN, mode: .evaluation)
         XCTAssertTrue(y[0, 0, 3, 3].isNaN)
         XCTAssertFalse(y[0, 0, 0, 0].isNaN)
+    }
+
+    // MARK: Winograd F(2×2, 3×3)
+
+    /// Winograd's forward pass against the plain loops, and its backward pass against the matrix products
+    /// (`allowsWinograd = false`): outputs and every gradient agree to float rounding, over 'same', 'valid' and
+    /// uneven padding, odd sizes (a last tile half outside the output), rows of more than 8 tiles (two groups,
+    /// the last one short), batches cut into chunks of one, two and all samples, and both ∂L/∂x wanted and not.
+    func testWinogradMatchesTheReferenceAndTheMatrixProducts() {
+        struct Case { let n, c, o, h, w: Int; let padding: Padding; let budget: Int }
+        let cases = [
+            Case(n: 3, c: 2, o: 4, h: 5, w: 7, padding: .same, budget: 1 << 19),
+            Case(n: 5, c: 8, o: 16, h: 14, w: 14, padding: .same, budget: 16 * 24 * 49 * 2),   // chunks of 2: 2, 2, 1
+            Case(n: 2, c: 3, o: 5, h: 9, w: 8, padding: .valid, budget: 1),                      // chunks of 1
+            Case(n: 2, c: 4, o: 3, h: 7, w: 35, padding: .same, budget: 1 << 19),                // 18 tiles a row: 8, 8, 2
+            Case(n: 3, c: 2, o: 3, h: 6, w: 19, padding: .explicit(top: 2, bottom: 0, left: 0, right: 1), budget: 1 << 19),
+            Case(n: 4, c: 16, o: 32, h: 7, w: 7, padding: .same, budget: 1 << 19),              // 4×4 tiles over 7×7
+            Case(n: 1, c: 2, o: 2, h: 3, w: 3, padding: .valid, budget: 1 << 19),                // one output
+        ]
+        var rng = SeededGenerator(seed: 45)
+        for (index, t) in cases.enumerated() {
+            let winograd = convolution(t.c, t.o, kernel: (3, 3), padding: t.padding, seed: UInt64(60 + index))
+            let plain = convolution(t.c, t.o, kernel: (3, 3), padding: t.padding, seed: UInt64(60 + index))
+            winograd.winogradBudget = t.budget
+            plain.allowsWinograd = false
+            plain.zeroSkipping = .never
+            XCTAssertTrue(winograd.runsWinograd(forInputShape: [t.n, t.c, t.h, t.w]), "case \(index)")
+            XCTAssertFalse(plain.runsWinograd(forInputShape: [t.n, t.c, t.h, t.w]), "case \(index)")
+            let x = randomTensor([t.n, t.c, t.h, t.w], &rng)
+            _ = winograd.forward(randomTensor([1, t.c, t.h, t.w], &rng), mode: .evaluation)   // scratch sized for another batch first
+            let y = winograd.forward(x, mode: .training)
+            let shape = winograd.outputShape(for: x.shape)
+            let pad = t.padding.resolved(inputHeight: t.h, inputWidth: t.w, kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1)
+            let expected = referenceConvolution(x, weight: winograd.weight.value, bias: winograd.bias.value, stride: (1, 1),
+                                                top: pad.top, left: pad.left, outputHeight: shape[2], outputWidth: shape[3])
+            XCTAssertEqual(y.shape, expected.shape, "case \(index)")
+            for (a, b) in zip(y.storage, expected.storage) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "case \(index) y") }
+            _ = plain.forward(x, mode: .training)
+            assertSameBackward(winograd, plain, gradient: randomTensor(y.shape, &rng), "case \(index)")
+        }
+    }
+
+    func testWinogradAgainstFiniteDifferences() {
+        for (c, o, padding, shape) in [(2, 3, Padding.same, [2, 2, 5, 7]), (3, 2, Padding.valid, [2, 3, 6, 5]),
+                                       (2, 2, Padding.explicit(top: 0, bottom: 2, left: 1, right: 0), [1, 2, 4, 18])] {
+            let conv = convolution(c, o, kernel: (3, 3), padding: padding)
+            XCTAssertTrue(conv.runsWinograd(forInputShape: shape))
+            checkLayerGradients(conv, inputShape: shape)
+        }
+    }
+
+    func testWinogradRunsWhereItApplies() {
+        XCTAssertTrue(convolution(32, 64, kernel: (3, 3), padding: .same).runsWinograd(forInputShape: [128, 32, 14, 14]))
+        XCTAssertFalse(convolution(1, 32, kernel: (3, 3), padding: .same).runsWinograd(forInputShape: [8, 1, 28, 28]))   // the direct kernel's
+        XCTAssertFalse(convolution(6, 16, kernel: (5, 5)).runsWinograd(forInputShape: [8, 6, 14, 14]))
+        XCTAssertFalse(convolution(6, 16, kernel: (3, 3), stride: (2, 2)).runsWinograd(forInputShape: [8, 6, 14, 14]))
+        let forced = convolution(6, 16, kernel: (3, 3))
+        forced.zeroSkipping = .always
+        XCTAssertFalse(forced.runsWinograd(forInputShape: [8, 6, 14, 14]))
+    }
+
+    func testWinogradGivesTheSameBitsOnAnyThreadCount() {
+        var rng = SeededGenerator(seed: 46)
+        let x = randomTensor([21, 16, 14, 14], &rng), g = randomTensor([21, 32, 14, 14], &rng)
+        assertSameBitsOnAnyThreadCount(x: x, gradient: g) {
+            let conv = convolution(16, 32, kernel: (3, 3), padding: .same, seed: 47)
+            conv.winogradBudget = 16 * 48 * 49 * 4   // chunks of 4 samples, shared out unevenly
+            return conv
+        }
     }
 
     // MARK: initialisation, specs

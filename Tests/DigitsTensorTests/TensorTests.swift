@@ -226,6 +226,36 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(Kernels.fourLevels(0xFF80_0100), SIMD4<Float>(0, 1, 128, 255))
     }
 
+    /// Batch normalisation's two per-channel kernels give the bits of their scalar formulas, vector body and
+    /// tail alike (lengths 0 to 19), and write nothing past the count.
+    func testNormalizeKernelsGiveTheScalarFormulas() {
+        var rng = SeededGenerator(seed: 22)
+        let x = (0..<20).map { _ in rng.nextNormal() * 3 }, g = (0..<20).map { _ in rng.nextNormal() }
+        let (mean, inverseStd, scale, shift): (Float, Float, Float, Float) = (0.37, 1.9, -0.8, 0.25)
+        let (factor, count, sum, dot): (Float, Float, Float, Float) = (0.013, 784, -2.5, 7.75)
+        for n in 0..<20 {
+            var xh = [Float](repeating: .nan, count: n + 1), y = xh, dx = xh
+            Kernels.normalize(x, n, mean: mean, inverseStd: inverseStd, scale: scale, shift: shift, normalized: &xh, into: &y)
+            Kernels.normalizeGradient(g, normalized: x, n, factor: factor, count: count, sum: sum, dot: dot, into: &dx)
+            for i in 0..<n {
+                let v = (x[i] - mean) * inverseStd
+                XCTAssertEqual(xh[i].bitPattern, v.bitPattern, "x̂[\(i)] of \(n)")
+                XCTAssertEqual(y[i].bitPattern, (scale * v + shift).bitPattern, "y[\(i)] of \(n)")
+                XCTAssertEqual(dx[i].bitPattern, (factor * (count * g[i] - sum - x[i] * dot)).bitPattern, "dx[\(i)] of \(n)")
+            }
+            XCTAssertTrue(xh[n].isNaN && y[n].isNaN && dx[n].isNaN, "wrote past \(n)")
+        }
+    }
+
+    func testRetainingFreedBlocksIsAcceptedAndIdempotent() {
+        #if canImport(Glibc)
+        XCTAssertTrue(Memory.retainFreedBlocks())
+        XCTAssertTrue(Memory.retainFreedBlocks())
+        #else
+        XCTAssertFalse(Memory.retainFreedBlocks())
+        #endif
+    }
+
     func testVectorSquareRootIsTheCorrectlyRoundedOne() {
         var rng = SeededGenerator(seed: 3)
         var values: [Float] = [0, -0.0, .leastNonzeroMagnitude, .leastNormalMagnitude, 1, 2, .greatestFiniteMagnitude,

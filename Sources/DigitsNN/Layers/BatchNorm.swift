@@ -119,13 +119,11 @@ public final class BatchNorm: Layer {
                                                 let σ2 = squares / Double(M)                             // σ² = (1/M) Σ (x − μ)²
                                                 let invStd = Float(1 / (σ2 + Double(epsilon)).squareRoot()) // 1/√(σ² + ε)
                                                 inv[c] = invStd
-                                                let mu = Float(μ)
+                                                let (mu, scale, shift) = (Float(μ), γ[c], β[c])
                                                 for n in 0..<N {
                                                     let base = (n * C + c) * S
-                                                    for s in base ..< base + S {
-                                                        xh[s] = (x[s] - mu) * invStd                     // x̂ = (x − μ)/√(σ² + ε)
-                                                        y[s] = γ[c] * xh[s] + β[c]                       // y = γ x̂ + β
-                                                    }
+                                                    Kernels.normalize(x + base, S, mean: mu, inverseStd: invStd, scale: scale, shift: shift,
+                                                                      normalized: xh + base, into: y + base)  // x̂ = (x − μ)/√(σ² + ε), y = γ x̂ + β
                                                 }
                                                 let unbiased = σ2 * Double(M) / Double(M - 1)            // σ²·M/(M − 1)
                                                 runMean[c] = (1 - momentum) * runMean[c] + momentum * mu          // running_mean update
@@ -176,9 +174,8 @@ public final class BatchNorm: Layer {
                                             let (ΣG, ΣGX) = (Float(sumG), Float(sumGX))
                                             for n in 0..<N {
                                                 let base = (n * C + c) * S
-                                                for s in base ..< base + S {
-                                                    dx[s] = k * (Float(M) * g[s] - ΣG - xh[s] * ΣGX)  // (M g − Σg − x̂ Σ g x̂)
-                                                }
+                                                Kernels.normalizeGradient(g + base, normalized: xh + base, S, factor: k, count: Float(M),
+                                                                          sum: ΣG, dot: ΣGX, into: dx + base)   // k (M g − Σg − x̂ Σ g x̂)
                                             }
                                         }
                                     }

@@ -1,4 +1,5 @@
-// Conv2D: a 2-D convolution over NCHW batches, lowered by im2col to one matrix product per batch.
+// Conv2D: a 2-D convolution over NCHW batches, lowered by im2col to one matrix product per batch, or run
+// by a direct, a Winograd or a zero-skipping kernel where one is faster.
 
 import DigitsTensor
 
@@ -46,6 +47,9 @@ public enum ZeroSkipping: Sendable {
 ///
 /// where col2im adds each column back onto the input pixels it was copied from.
 /// When X would exceed `columnBudget` elements the batch is processed in chunks of whole samples.
+/// The same sums run other ways where those are faster (each agreeing to float rounding): a first layer by
+/// `DirectConvolution`, a 3×3 convolution at stride 1 by Winograd's F(2×2, 3×3) (`allowsWinograd`), and
+/// sparse inputs and gradients over their nonzeros alone (`zeroSkipping`).
 public final class Conv2D: Layer {
     /// C, the channels of each input image.
     public let inputChannels: Int
@@ -78,6 +82,14 @@ public final class Conv2D: Layer {
     /// `ZeroSkippingConvolution` instead of running the matrix products; `.automatic` by default. The results
     /// agree to float rounding.
     public var zeroSkipping = ZeroSkipping.automatic
+    /// Whether a 3×3 convolution at stride 1 over more than one input channel runs Winograd's F(2×2, 3×3)
+    /// (`WinogradTiling`: 16 products per 2×2 block of outputs instead of 36) both ways, instead of the
+    /// kernels above; true by default. The results agree to float rounding.
+    public var allowsWinograd = true
+    /// The most floats the transformed tiles of one chunk of samples may hold, input and output together
+    /// (default 2¹⁸, 1 MiB): Winograd runs a batch in chunks small enough to stay in the cache between
+    /// the transforms and the products (for `best`, single-threaded, 2¹⁸ gave the shortest step of 2¹⁷ to 2²³).
+    public var winogradBudget = 1 << 18
 
     private var input = Tensor(shape: [0])                  // x of the latest training forward
     private var trainingGeometry: ConvolutionGeometry?      // its sizes
@@ -142,6 +154,11 @@ public final class Conv2D: Layer {
         let geo = geometry(height: x.shape[2], width: x.shape[3])
         let (n, O, K, P) = (x.shape[0], outputChannels, geo.patchSize, geo.outputPixels)
         let direct = allowsDirectKernel && DirectConvolution.applies(to: geo) && zeroSkipping != .always
+        if !direct && usesWinograd(geo) {
+            let y = winogradForward(x, geo)
+            remember(x, geo, mode: mode)
+            return y
+        }
         if !direct && n > 0 && zeroSkipping != .never {
             let nonzeros = x.withUnsafeBufferPointer { Kernels.countNonzeros($0.baseAddress!, $0.count) }
             if zeroSkipping.applies(nonzeros: nonzeros, of: x.count, limit: ZeroSkipping.inputLimit) {
@@ -226,6 +243,9 @@ public final class Conv2D: Layer {
             return Tensor(shape: needsInputGradient ? input.shape : [0])
         }
         let direct = allowsDirectKernel && DirectConvolution.applies(to: geo) && !needsInputGradient && zeroSkipping != .always
+        if !direct && usesWinograd(geo) {
+            return winogradBackward(dy, geo, needsInputGradient: needsInputGradient)
+        }
         if !direct {
             let nonzeros = dy.withUnsafeBufferPointer { Kernels.countNonzeros($0.baseAddress!, $0.count) }
             if zeroSkipping.applies(nonzeros: nonzeros, of: dy.count, limit: ZeroSkipping.gradientLimit) {
@@ -389,6 +409,138 @@ public final class Conv2D: Layer {
         return dx
     }
 
+    /// Whether passes over inputs of shape [N, C, H, W] run Winograd's F(2×2, 3×3) (see `allowsWinograd`).
+    public func runsWinograd(forInputShape shape: [Int]) -> Bool {
+        _ = outputShape(for: shape)
+        return usesWinograd(geometry(height: shape[2], width: shape[3]))
+    }
+
+    /// Whether this layer runs Winograd's F(2×2, 3×3) over inputs of geometry `geo`.
+    private func usesWinograd(_ geo: ConvolutionGeometry) -> Bool {
+        allowsWinograd && zeroSkipping != .always && WinogradTiling.applies(to: geo)
+    }
+
+    /// How many samples' transformed tiles, input and output, fit in `winogradBudget` (at least one).
+    private func winogradChunk(_ tiling: WinogradTiling, batch n: Int) -> Int {
+        max(1, min(n, winogradBudget / (16 * (inputChannels + outputChannels) * tiling.tilesPerSample)))
+    }
+
+    /// `forward` by Winograd's F(2×2, 3×3), chunk by chunk: V = Bᵀ d B for the chunk's tiles, then
+    /// M[ξ] = U[ξ]·V[ξ] for the 16 positions ξ, then y = Aᵀ M A + b (see `WinogradTiling`).
+    private func winogradForward(_ x: Tensor, _ geo: ConvolutionGeometry) -> Tensor {
+        let tiling = WinogradTiling(geo)
+        let (n, O, C, P, perSample) = (x.shape[0], outputChannels, inputChannels, geo.outputPixels, tiling.tilesPerSample)
+        var y = Tensor.unfilled(shape: [n, O, geo.outputHeight, geo.outputWidth])   // every tile writes its outputs
+        if n == 0 { return y }
+        let chunk = winogradChunk(tiling, batch: n)
+        let U = kernelScratch.reserve(16 * O * C)
+        let V = columns.reserve(16 * C * (chunk * perSample + 8))   // rows of a chunk's tiles and 8 spare floats
+        let M = product.reserve(16 * O * (chunk * perSample + 8))
+        let planes = sampleScratch.reserve(BLAS.threads * tiling.planeSize)
+        x.withUnsafeBufferPointer { px in
+            weight.value.withUnsafeBufferPointer { pw in
+                bias.value.withUnsafeBufferPointer { pb in
+                    y.withUnsafeMutableBufferPointer { py in
+                        let (x, b, y) = (px.baseAddress!, pb.baseAddress!, py.baseAddress!)
+                        WinogradTiling.transformKernels(pw.baseAddress!, outputs: O, channels: C, into: U)   // U = G g Gᵀ
+                        for start in stride(from: 0, to: n, by: chunk) {
+                            let samples = start ..< min(n, start + chunk), tiles = samples.count * perSample, ld = tiles + 8
+                            let parts = Parallel.partCount(samples.count, workPerItem: 64 * (C + O) * perSample)
+                            Parallel.forEachPart(parts, of: samples.count) { part, range in               // V = Bᵀ d B
+                                for s in range {
+                                    // A sample's spare lanes may land on the next one's tiles if this thread writes them later.
+                                    tiling.transformInput(x + (start + s) * geo.imageSize, plane: planes + part * tiling.planeSize,
+                                                          into: V + s * perSample, channelStride: ld, positionStride: C * ld,
+                                                          spill: s + 1 < range.upperBound || s + 1 == samples.count)
+                                }
+                            }
+                            Parallel.forEachRange(16, workPerItem: 2 * O * C * tiles) { positions in       // M[ξ] = U[ξ] · V[ξ]
+                                for ξ in positions {
+                                    BLAS.gemm(transposeA: false, transposeB: false, m: O, n: tiles, k: C,
+                                              a: U + ξ * O * C, lda: C, b: V + ξ * C * ld, ldb: ld, c: M + ξ * O * ld, ldc: ld)
+                                }
+                            }
+                            Parallel.forEachRange(samples.count, workPerItem: 32 * O * perSample) { range in   // y = Aᵀ M A + b
+                                for s in range {
+                                    tiling.transformOutput(M + s * perSample, channelStride: ld, positionStride: O * ld,
+                                                           bias: b, outputs: O, into: y + (start + s) * O * P)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        columnsHold = nil
+        return y
+    }
+
+    /// `backward` by the adjoints of Winograd's F(2×2, 3×3), chunk by chunk: V again from x, ∂L/∂M = A g Aᵀ,
+    /// ∂L/∂U[ξ] (+)= ∂L/∂M[ξ]·V[ξ]ᵀ summed over the chunks in order, and when asked ∂L/∂V[ξ] = U[ξ]ᵀ·∂L/∂M[ξ]
+    /// and ∂L/∂x = B ∂L/∂V Bᵀ; finally ∂L/∂W = Gᵀ ∂L/∂U G.
+    private func winogradBackward(_ dy: Tensor, _ geo: ConvolutionGeometry, needsInputGradient: Bool) -> Tensor {
+        let tiling = WinogradTiling(geo)
+        let (n, O, C, P, perSample) = (input.shape[0], outputChannels, inputChannels, geo.outputPixels, tiling.tilesPerSample)
+        let chunk = winogradChunk(tiling, batch: n)
+        let U = kernelScratch.reserve(16 * O * C)
+        let dU = transposedGradient.reserve(16 * O * C)
+        let V = columns.reserve(16 * C * (chunk * perSample + 8))          // V, then ∂L/∂V
+        let dM = product.reserve(16 * O * (chunk * perSample + 8))
+        let planeSize = max(tiling.planeSize, tiling.gradientPlaneSize)
+        let planes = sampleScratch.reserve(BLAS.threads * planeSize)
+        columnsHold = nil
+        var dx = Tensor.unfilled(shape: needsInputGradient ? input.shape : [0])   // every sample writes all of its ∂L/∂x
+        dy.withUnsafeBufferPointer { pdy in
+            input.withUnsafeBufferPointer { px in
+                weight.value.withUnsafeBufferPointer { pw in
+                    weight.gradient.withUnsafeMutableBufferPointer { pdw in
+                        dx.withUnsafeMutableBufferPointer { pdx in
+                            let (dy, x) = (pdy.baseAddress!, px.baseAddress!)
+                            biasGradient(dy, samples: n, pixels: P)
+                            if needsInputGradient { WinogradTiling.transformKernels(pw.baseAddress!, outputs: O, channels: C, into: U) }
+                            for start in stride(from: 0, to: n, by: chunk) {
+                                let samples = start ..< min(n, start + chunk), tiles = samples.count * perSample, ld = tiles + 8
+                                let parts = Parallel.partCount(samples.count, workPerItem: 64 * (C + O) * perSample)
+                                Parallel.forEachPart(parts, of: samples.count) { part, range in   // V = Bᵀ d B, ∂L/∂M = A g Aᵀ
+                                    let plane = planes + part * planeSize
+                                    for s in range {
+                                        let spill = s + 1 < range.upperBound || s + 1 == samples.count
+                                        tiling.transformInput(x + (start + s) * geo.imageSize, plane: plane,
+                                                              into: V + s * perSample, channelStride: ld, positionStride: C * ld, spill: spill)
+                                        tiling.transformOutputGradient(dy + (start + s) * O * P, outputs: O, plane: plane,
+                                                                       into: dM + s * perSample, channelStride: ld, positionStride: O * ld, spill: spill)
+                                    }
+                                }
+                                let first = start == 0
+                                Parallel.forEachRange(16, workPerItem: (needsInputGradient ? 4 : 2) * O * C * tiles) { positions in
+                                    for ξ in positions {
+                                        let (v, m) = (V + ξ * C * ld, dM + ξ * O * ld)
+                                        BLAS.gemm(transposeA: false, transposeB: true, m: O, n: C, k: tiles,   // ∂L/∂U[ξ] (+)= ∂L/∂M[ξ] · V[ξ]ᵀ
+                                                  a: m, lda: ld, b: v, ldb: ld, beta: first ? 0 : 1, c: dU + ξ * O * C, ldc: C)
+                                        if needsInputGradient {
+                                            BLAS.gemm(transposeA: true, transposeB: false, m: C, n: tiles, k: O,  // ∂L/∂V[ξ] = U[ξ]ᵀ · ∂L/∂M[ξ]
+                                                      a: U + ξ * O * C, lda: C, b: m, ldb: ld, c: v, ldc: ld)
+                                        }
+                                    }
+                                }
+                                if needsInputGradient, let dx = pdx.baseAddress {
+                                    Parallel.forEachPart(parts, of: samples.count) { part, range in     // ∂L/∂x = B ∂L/∂V Bᵀ
+                                        for s in range {
+                                            tiling.transformInputGradient(V + s * perSample, channelStride: ld, positionStride: C * ld,
+                                                                          plane: planes + part * planeSize, into: dx + (start + s) * geo.imageSize)
+                                        }
+                                    }
+                                }
+                            }
+                            WinogradTiling.untransformKernelGradient(dU, outputs: O, channels: C, into: pdw.baseAddress!)   // ∂L/∂W = Gᵀ ∂L/∂U G
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+
     /// ∂L/∂b[o] = Σ_{n,i,j} g[n, o, i, j] for g = `dy` [n, O, P], summed in double precision.
     private func biasGradient(_ dy: UnsafePointer<Float>, samples n: Int, pixels P: Int) {
         let O = outputChannels
@@ -434,3 +586,4 @@ public final class Conv2D: Layer {
         }
     }
 }
+
