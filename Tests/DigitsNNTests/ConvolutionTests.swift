@@ -326,6 +326,8 @@ final class ConvolutionTests: XCTestCase {
             Case(n: 3, c: 2, o: 3, h: 6, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same, zeros: 0),
             Case(n: 3, c: 5, o: 64, h: 7, w: 6, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same, zeros: 0.5),     // 64 outputs in registers
             Case(n: 2, c: 3, o: 128, h: 5, w: 5, kh: 3, kw: 2, sh: 2, sw: 1, padding: .same, zeros: 0.5),    // two blocks of 64
+            Case(n: 3, c: 5, o: 24, h: 7, w: 9, kh: 3, kw: 3, sh: 1, sw: 1, padding: .same, zeros: 0.5),     // pairs of outputs, one left over
+            Case(n: 2, c: 3, o: 32, h: 9, w: 11, kh: 3, kw: 3, sh: 2, sw: 2, padding: .same, zeros: 0.5),    // pairs two input pixels apart
         ]
         var rng = SeededGenerator(seed: 41)
         for (index, t) in cases.enumerated() {
@@ -333,6 +335,7 @@ final class ConvolutionTests: XCTestCase {
             let dense = convolution(t.c, t.o, kernel: (t.kh, t.kw), stride: (t.sh, t.sw), padding: t.padding, seed: UInt64(50 + index))
             sparse.zeroSkipping = .always
             dense.zeroSkipping = .never
+            dense.allowsWinograd = false
             let x = sparseGradient([t.n, t.c, t.h, t.w], zeros: 1 - t.zeros / 2, &rng)   // inputs 50-100% zeros
             _ = sparse.forward(x, mode: .evaluation)      // the scratch buffers sized for another pass first
             let y = sparse.forward(x, mode: .training)

@@ -178,11 +178,24 @@ enum ZeroSkippingConvolution {
         }
         marks[Hp * Wp] = Int32(truncatingIfNeeded: e)
         for i in 0..<OH {
-            for j in 0..<OW {
+            var j = 0
+            while j < OW {
                 let out = work + (i * OW + j) * O
                 if O % 8 == 0 && O <= 32 {
-                    fieldSum(terms: terms, marks: marks + (i * sh * Wp + j * sw), markStride: Wp, runPixels: KW, rows: KH,
-                             kernels: wt - j * sw * C * O, rowStride: KW * C * O, outputs: O, bias: b, into: out)
+                    // Two neighbouring outputs at once where there are two: twice the independent sums in flight.
+                    let count = j + 1 < OW ? 2 : 1
+                    @inline(__always) func sums(_ O: Int) {   // O a constant in each case below
+                        fieldSums(count: count, terms: terms, marks: marks + (i * sh * Wp + j * sw), markStride: Wp, markStep: sw,
+                                  runPixels: KW, rows: KH, kernels: wt - j * sw * C * O, kernelStep: sw * C * O, rowStride: KW * C * O,
+                                  outputs: O, bias: b, into: out)
+                    }
+                    switch O {
+                    case 32: sums(32)
+                    case 24: sums(24)
+                    case 16: sums(16)
+                    default: sums(8)
+                    }
+                    j += count
                     continue
                 }
                 for p in 0..<KH {
@@ -191,6 +204,7 @@ enum ZeroSkippingConvolution {
                     Kernels.combineRows(count: end - start, terms: terms + start, stride: O, base: wt + (p * KW - j * sw) * C * O,
                                         width: O, initial: p == 0 ? b : UnsafePointer(out), out: out)
                 }
+                j += 1
             }
         }
         for o in 0..<O {
@@ -203,42 +217,53 @@ enum ZeroSkippingConvolution {
     /// (8, 16, 24 or 32) held in registers across all `rows` kernel rows: `Kernels.combineRows` row by row,
     /// in the same order, without storing and reloading the sums between rows. Row p's stretch of `terms`
     /// runs from marks[p·markStride] to marks[p·markStride + runPixels].
+    ///
+    /// With `count` 2, also the next output along the row, whose marks start `markStep` later, whose kernels
+    /// `kernelStep` floats earlier and whose sums go `outputs` floats after `out`: the two outputs' terms are
+    /// taken in step (each output's in its own order), so that a multiply-add need not wait for the one before.
     @inline(__always)
-    private static func fieldSum(terms: UnsafePointer<RowTerm>, marks: UnsafePointer<Int32>, markStride: Int, runPixels: Int,
-                                 rows: Int, kernels: UnsafePointer<Float>, rowStride: Int, outputs O: Int,
-                                 bias b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+    private static func fieldSums(count: Int, terms: UnsafePointer<RowTerm>, marks: UnsafePointer<Int32>, markStride: Int,
+                                  markStep: Int, runPixels: Int, rows: Int, kernels: UnsafePointer<Float>, kernelStep: Int,
+                                  rowStride: Int, outputs O: Int, bias b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
         @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
-        var a0 = load(b), a1 = O > 8 ? load(b + 8) : V(), a2 = O > 16 ? load(b + 16) : V(), a3 = O > 24 ? load(b + 24) : V()
-        for p in 0..<rows {
-            let start = Int(marks[p * markStride]), end = Int(marks[p * markStride + runPixels])
-            let base = kernels + p * rowStride
-            switch O {
-            case 32:
-                for t in start..<end {
-                    let s = V(repeating: terms[t].scale), w = base + Int(terms[t].row) * 32
-                    a0 = a0.addingProduct(s, load(w)); a1 = a1.addingProduct(s, load(w + 8))
-                    a2 = a2.addingProduct(s, load(w + 16)); a3 = a3.addingProduct(s, load(w + 24))
-                }
-            case 24:
-                for t in start..<end {
-                    let s = V(repeating: terms[t].scale), w = base + Int(terms[t].row) * 24
-                    a0 = a0.addingProduct(s, load(w)); a1 = a1.addingProduct(s, load(w + 8)); a2 = a2.addingProduct(s, load(w + 16))
-                }
-            case 16:
-                for t in start..<end {
-                    let s = V(repeating: terms[t].scale), w = base + Int(terms[t].row) * 16
-                    a0 = a0.addingProduct(s, load(w)); a1 = a1.addingProduct(s, load(w + 8))
-                }
-            default:
-                for t in start..<end { a0 = a0.addingProduct(V(repeating: terms[t].scale), load(base + Int(terms[t].row) * 8)) }
-            }
+        typealias Sums = (V, V, V, V)
+        let start: Sums = (load(b), O > 8 ? load(b + 8) : V(), O > 16 ? load(b + 16) : V(), O > 24 ? load(b + 24) : V())
+        var a = start, c = start
+        /// s += t.scale · w[t.row·O ..< + O], for the O outputs.
+        @inline(__always) func add(_ s: inout Sums, _ t: RowTerm, _ base: UnsafePointer<Float>) {
+            let k = V(repeating: t.scale), w = base + Int(t.row) * O
+            s.0 = s.0.addingProduct(k, load(w))
+            if O > 8 { s.1 = s.1.addingProduct(k, load(w + 8)) }
+            if O > 16 { s.2 = s.2.addingProduct(k, load(w + 16)) }
+            if O > 24 { s.3 = s.3.addingProduct(k, load(w + 24)) }
         }
-        store(a0, out)
-        if O > 8 { store(a1, out + 8) }
-        if O > 16 { store(a2, out + 16) }
-        if O > 24 { store(a3, out + 24) }
+        for p in 0..<rows {
+            let first = Int(marks[p * markStride]), end = Int(marks[p * markStride + runPixels])
+            let base = kernels + p * rowStride
+            if count == 1 {
+                for t in first..<end { add(&a, terms[t], base) }
+                continue
+            }
+            let second = Int(marks[p * markStride + markStep]), secondEnd = Int(marks[p * markStride + markStep + runPixels])
+            let secondBase = base - kernelStep
+            let both = min(end - first, secondEnd - second)
+            for k in 0..<both {
+                add(&a, terms[first + k], base)
+                add(&c, terms[second + k], secondBase)
+            }
+            for t in (first + both)..<end { add(&a, terms[t], base) }
+            for t in (second + both)..<secondEnd { add(&c, terms[t], secondBase) }
+        }
+        @inline(__always) func put(_ s: Sums, _ o: UnsafeMutablePointer<Float>) {
+            store(s.0, o)
+            if O > 8 { store(s.1, o + 8) }
+            if O > 16 { store(s.2, o + 16) }
+            if O > 24 { store(s.3, o + 24) }
+        }
+        put(a, out)
+        if count == 2 { put(c, out + O) }
     }
 
     /// For one sample with gradient g = ∂L/∂y [O, OH·OW] and packed input x̃: adds its ∂L/∂W, in kernel
