@@ -2,7 +2,7 @@
 # Every speed target of issue #9 in one sitting: digits and the anchors (PyTorch, NumPy, onnxruntime) one
 # after the other, medians, ratios and the CPU model. About 10 minutes on 2 cores once set up.
 #
-#   benchmarks/run-all.sh [--no-build] [--runs 3] [--runs-slow 1]
+#   benchmarks/run-all.sh [--no-build] [--runs 3] [--runs-slow 3]
 #
 # Sets up what a fresh machine lacks: the system libraries (scripts/setup), benchmarks/.venv with torch,
 # numpy and onnxruntime (benchmarks/setup-anchors.sh), and the release build of digits and digits-bench.

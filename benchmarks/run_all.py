@@ -3,7 +3,7 @@
 
     benchmarks/run-all.sh [--runs 3]     (sets up the anchors' venv and the release build, then runs this)
 
-Each figure is the median of --runs runs (NumPy's slow epoch and the cnn epochs run once unless --runs-slow).
+Each figure is the median of --runs runs (of --runs-slow for NumPy's slow epoch and the cnn epochs; 3 by default).
 Every command is printed before it runs; a table of the results, the ratios and the CPU model ends the output.
 Standard library only; the anchors run under benchmarks/.venv/bin/python.
 """
@@ -67,7 +67,7 @@ def cpu_model():
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--runs-slow", type=int, default=1, help="runs of the NumPy epoch and of the cnn epochs")
+    p.add_argument("--runs-slow", type=int, default=3, help="runs of the NumPy epoch and of the cnn epochs")
     args = p.parse_args()
     os.makedirs(WORK, exist_ok=True)
     flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
