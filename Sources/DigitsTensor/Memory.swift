@@ -13,8 +13,9 @@ public enum Memory {
     /// memory at the top of its heap: every step of a training run then allocates its activations (12.8 MB
     /// for `best`'s first layer at batch 128) in pages the kernel must fault in and zero again. With the
     /// blocks kept, `best`'s first convolution ran its forward pass in 4.3 ms instead of 11.3 ms and its first
-    /// batch normalisation in 4.5 instead of 13.1 ms (`digits-bench layers best --threads 1`). The process keeps its peak footprint
-    /// instead of shrinking between steps. Returns whether the allocator took the settings.
+    /// batch normalisation in 4.5 instead of 13.1 ms (`digits-bench layers best --threads 1`). The process
+    /// keeps its peak footprint instead of shrinking between steps. Returns whether the allocator took the
+    /// settings.
     @discardableResult
     public static func retainFreedBlocks() -> Bool {
         retained
