@@ -246,7 +246,7 @@ public final class Conv2D: Layer {
         let direct = allowsDirectKernel && DirectConvolution.applies(to: geo) && !needsInputGradient && zeroSkipping != .always
         if !direct {
             // A sparse ∂L/∂y (behind ReLU and max-pooling) goes over its nonzeros even where Winograd applies:
-            // `alexnet`'s epoch took 64.8 s with Winograd both ways against 40.8 s with the zero-skipping kernels.
+            // `alexnet`'s epoch took 64.8 s with Winograd both ways against 40.7 s with the zero-skipping kernels.
             let nonzeros = dy.withUnsafeBufferPointer { Kernels.countNonzeros($0.baseAddress!, $0.count) }
             if zeroSkipping.applies(nonzeros: nonzeros, of: dy.count, limit: ZeroSkipping.gradientLimit) {
                 return zeroSkippingBackward(dy, geo, needsInputGradient: needsInputGradient)
@@ -590,4 +590,3 @@ public final class Conv2D: Layer {
         }
     }
 }
-

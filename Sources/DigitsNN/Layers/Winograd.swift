@@ -123,10 +123,10 @@ struct WinogradTiling {
         }
         var k = 0
         while k + 8 < count {
-            UnsafeMutableRawPointer(target + k).storeBytes(of: load(source + k), as: V.self)
+            store(load(source + k), target + k)
             k += 8
         }
-        UnsafeMutableRawPointer(target + count - 8).storeBytes(of: load(source + count - 8), as: V.self)   // the last 8, overlapping
+        store(load(source + count - 8), target + count - 8)   // the last 8, overlapping
     }
 
     /// The 16 lanes b₀, c₀, b₁, c₁, … of two 8-lane vectors, interleaved.
