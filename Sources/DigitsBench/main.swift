@@ -168,21 +168,22 @@ func convolutionBenchmark(data: MNIST, sgemm: Double) throws {
     }
 }
 
-/// `digits-bench layers MODEL [--threads N]`: where one training step of MODEL's network spends its time: each
-/// layer's forward and backward pass, in the order training runs them (`Sequential.order`), on batches of the
-/// recipe's size drawn from the MNIST training set,
+/// `digits-bench layers MODEL [--batch N] [--evaluation] [--threads N]`: where one training step of MODEL's
+/// network spends its time: each layer's forward and backward pass, in the order training runs them
+/// (`Sequential.order`), on batches of the recipe's size (or N) drawn from the MNIST training set,
 /// as the median over 60 steps (after 10 steps of warm-up), with each layer's share of the step.
 /// The gradient fed back is that of softmax cross-entropy; no optimizer step runs, so the weights stay put.
 /// Also prints the share of zeros in each layer's input and in the gradient it receives: the work a kernel could skip.
+/// With `--evaluation`, the forward passes alone, as inference runs them (no caches for a backward pass).
 /// With DIGITS_ZERO_SKIPPING=never in the environment, convolutions run their matrix products instead.
-func layerBenchmark(model name: String, data: MNIST) throws {
+func layerBenchmark(model name: String, batch: Int?, evaluation: Bool, data: MNIST) throws {
     let recipe = try Recipe.named(name)
     let model = Model(architecture: recipe.architecture, seed: recipe.options.seed)
     let layers = model.network.layers
     if ProcessInfo.processInfo.environment["DIGITS_ZERO_SKIPPING"] == "never" {   // to compare with the matrix products
         for case let conv as Conv2D in layers { conv.zeroSkipping = .never }
     }
-    let n = recipe.options.batchSize
+    let n = batch ?? recipe.options.batchSize
     var forward = [[Double]](repeating: [], count: layers.count), backward = forward
     var inputZeros = [Double](repeating: 0, count: layers.count), gradientZeros = inputZeros
     let names = model.summary().map(\.layer)
@@ -198,9 +199,10 @@ func layerBenchmark(model name: String, data: MNIST) throws {
             let layer = layers[i]
             if step >= 10 { inputZeros[i] += zeroShare(x) / 60 }
             let t0 = now()
-            x = layer.forward(x, mode: .training)
+            x = layer.forward(x, mode: evaluation ? .evaluation : .training)
             if step >= 10 { forward[i].append(now() - t0) }
         }
+        if evaluation { continue }
         var g = loss.evaluate(x, labels: labels).gradient
         for (position, i) in model.network.order.enumerated().reversed() {
             let layer = layers[i]
@@ -210,11 +212,12 @@ func layerBenchmark(model name: String, data: MNIST) throws {
             if step >= 10 { backward[i].append(now() - t0) }
         }
     }
-    let total = zip(forward, backward).reduce(0) { $0 + median($1.0) + median($1.1) }
-    print(String(format: "%@, batch %d: %.2f ms per step of forward and backward passes (medians of 60 steps)", name, n, total * 1e3))
+    let total = zip(forward, backward).reduce(0) { $0 + median($1.0) + (evaluation ? 0 : median($1.1)) }
+    print(String(format: "%@, batch %d: %.2f ms per step of %@ (medians of 60 steps)", name, n, total * 1e3,
+                 evaluation ? "forward passes for evaluation" : "forward and backward passes"))
     for i in layers.indices {
-        let (f, b) = (median(forward[i]), median(backward[i]))
-        print(String(format: "  %2d %-28@ forward %7.3f ms  backward %7.3f ms  %5.1f%% of the step; zeros: %3.0f%% of x, %3.0f%% of ∂L/∂y",
+        let (f, b) = (median(forward[i]), evaluation ? 0 : median(backward[i]))
+        print(String(format: "  %2d %-28@ forward %8.4f ms  backward %8.4f ms  %5.1f%% of the step; zeros: %3.0f%% of x, %3.0f%% of ∂L/∂y",
                      i, names[i] as NSString, f * 1e3, b * 1e3, 100 * (f + b) / total, 100 * inputZeros[i], 100 * gradientZeros[i]))
     }
 }
@@ -257,8 +260,15 @@ case "infer":
     let path = soleArgument(arguments, usage: "infer MODEL.safetensors")
     runSubcommand { try inferenceBenchmark(modelPath: path, data: try loadMNIST()) }
 case "layers":
-    let model = soleArgument(arguments, usage: "layers MODEL")
-    runSubcommand { try layerBenchmark(model: model, data: try loadMNIST()) }
+    var batch: Int?
+    if let i = arguments.firstIndex(of: "--batch"), i + 1 < arguments.count, let n = Int(arguments[i + 1]), n >= 1 {
+        batch = n
+        arguments.removeSubrange(i...(i + 1))
+    }
+    let evaluation = arguments.contains("--evaluation")
+    arguments.removeAll { $0 == "--evaluation" }
+    let model = soleArgument(arguments, usage: "layers MODEL [--batch N] [--evaluation]")
+    runSubcommand { try layerBenchmark(model: model, batch: batch, evaluation: evaluation, data: try loadMNIST()) }
 case "conv":
     runSubcommand {
         let rate = sgemmRate(m: 2048, n: 2048, k: 2048, library: true)

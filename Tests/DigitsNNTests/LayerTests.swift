@@ -142,6 +142,47 @@ final class LayerTests: XCTestCase {
         for i in 0..<finals[0].count { XCTAssertEqual(finals[0].storage[i], finals[1].storage[i], accuracy: 1e-6) }
     }
 
+
+    /// One sample's weight gradient, held as the factors of x ⊗ g: written out it is xₖ·g on the nonzero
+    /// inputs' rows (listed in `gradientRows`), and plain SGD applied to the factors moves the weights to the
+    /// same bits as SGD on the written-out gradient, over several steps; momentum and RMSprop read it whole.
+    func testOneSampleGradientHeldAsFactors() {
+        var rng = SeededGenerator(seed: 12)
+        let samples = (0..<3).map { s in
+            (Tensor(shape: [1, 37], values: (0..<37).map { ($0 + s) % 3 == 0 ? rng.nextNormal() : 0 }),
+             Tensor(shape: [1, 19], values: (0..<19).map { _ in rng.nextNormal() }))
+        }
+        func trained(_ makeOptimizer: () -> Optimizer, readingGradients: Bool) -> (Tensor, [Tensor]) {
+            var r = SeededGenerator(seed: 5)
+            let dense = Dense(inputs: 37, outputs: 19, initializer: .glorotUniform, rng: &r)
+            let optimizer = makeOptimizer()
+            var gradients: [Tensor] = []
+            for (x, g) in samples {
+                _ = dense.forward(x, mode: .training)
+                _ = dense.backward(g, needsInputGradient: false)
+                if readingGradients {
+                    let rows = dense.weight.gradientRows ?? []
+                    XCTAssertEqual(rows, (0..<37).filter { x.storage[$0] != 0 })
+                    let written = dense.weight.gradient
+                    for k in rows {
+                        for j in 0..<19 { XCTAssertEqual(written.storage[k * 19 + j], x.storage[k] * g.storage[j], "row \(k)") }
+                    }
+                    dense.weight.densifyGradient()
+                    gradients.append(dense.weight.gradient)
+                }
+                optimizer.step(dense.parameters)
+            }
+            return (dense.weight.value, gradients)
+        }
+        let (factored, _) = trained({ SGD(learningRate: 0.3) }, readingGradients: false)
+        let (written, gradients) = trained({ SGD(learningRate: 0.3) }, readingGradients: true)
+        XCTAssertEqual(factored.storage, written.storage)
+        XCTAssertNotEqual(gradients[0].storage, gradients[1].storage)
+        // Rules that read every entry see the whole gradient (zeros off the rows).
+        for make in [{ SGD(learningRate: 0.3, momentum: 0.9) as Optimizer }, { RMSprop(learningRate: 0.01) }] {
+            XCTAssertEqual(trained(make, readingGradients: false).0.storage, trained(make, readingGradients: true).0.storage)
+        }
+    }
     /// RMSprop on row-sparse gradients, over several steps (rows unlit in one step are lit in another), ends
     /// bit for bit where dense steps on the same gradients (zeros outside the rows) end, averages included.
     func testRMSpropOnSparseRowsEqualsDenseSteps() {

@@ -357,24 +357,20 @@ public final class Dense: Layer {
 
     /// ∂L/∂W[k] = Σ_n x[n,k]·g[n] for the inputs k that are nonzero somewhere in the batch, from the lists
     /// the forward pass made; the other rows are zero and are left unwritten, which `weight.gradientRows`
-    /// records.
+    /// records. For one sample, ∂L/∂W = x ⊗ g is handed to the weight as its factors (the nonzero inputs and
+    /// g), which plain SGD applies without writing the product out.
     private func sparseWeightGradient(_ g: UnsafePointer<Float>, batch n: Int) {
         let outputs = self.outputs
+        if !columnListsBuilt {
+            // One sample: its nonzero inputs are the rows, ∂L/∂W[k] = x[k]·g, kept as the factors of x ⊗ g.
+            precondition(n == 1, "Dense.backward: the last forward pass did not list its nonzeros by input")
+            let (e0, e1) = (entryMark.pointer[0], entryMark.pointer[chunks])
+            weight.setOuterProductGradient(terms: UnsafeBufferPointer(start: entries.pointer + e0, count: e1 - e0),
+                                           vector: UnsafeBufferPointer(start: g, count: outputs))
+            return
+        }
         weight.gradient.withUnsafeMutableBufferPointer { pdw in
             let dW = pdw.baseAddress!
-            if !columnListsBuilt {
-                // One sample: its nonzero inputs are the rows, ∂L/∂W[k] = x[k]·g.
-                precondition(n == 1, "Dense.backward: the last forward pass did not list its nonzeros by input")
-                let (e0, e1) = (entryMark.pointer[0], entryMark.pointer[chunks])
-                let terms = entries.pointer
-                for e in e0..<e1 {
-                    var term = RowTerm(scale: terms[e].scale, row: 0)
-                    Kernels.combineRows(count: 1, terms: &term, stride: 0, base: g, width: outputs,
-                                        initial: nil, out: dW + Int(terms[e].row) * outputs)
-                }
-                weight.gradientRows = (e0..<e1).map { Int(terms[$0].row) }
-                return
-            }
             let starts = columnStart.pointer, terms = columnEntries.pointer
             // ∂L/∂y read in 64-column blocks, block by block (each 64 of the n rows' columns, laid out
             // contiguously so that a block stays in the first-level cache while every row of W uses it).

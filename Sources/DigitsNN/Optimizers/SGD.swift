@@ -24,6 +24,9 @@ public final class SGD: Optimizer {
     public func step(_ parameters: [Parameter]) {
         let eta = learningRate, mu = momentum
         for (index, p) in parameters.enumerated() {
+            if mu == 0, p.withGradientFactors({ stepFactors(p, terms: $0, vector: $1) }) != nil {
+                continue                                                            // one sample's x ⊗ g, never written out
+            }
             if mu == 0, let rows = p.gradientRows {
                 stepRows(p, rows: rows)                                             // only rows with a gradient
                 continue
@@ -56,6 +59,29 @@ public final class SGD: Optimizer {
     public func restore(_ state: OptimizerState, parameters: [Parameter]) throws {
         let buffers = try state.buffers(roles: momentum == 0 ? [] : ["velocity"], parameters: parameters, optimizer: "SGD")
         velocity.contents = buffers["velocity"] ?? []
+    }
+
+    /// w ← w − η g for a gradient held as an outer product: on row k of a term, g = scale·v, so
+    /// w[k] ← w[k] − η·(scale·v), each product rounded as in the written-out gradient (the same bits as
+    /// writing it out and taking `stepRows`); the other rows do not move.
+    private func stepFactors(_ p: Parameter, terms: UnsafeBufferPointer<RowTerm>, vector: UnsafeBufferPointer<Float>) {
+        typealias V = SIMD8<Float>
+        let width = vector.count, v = vector.baseAddress!
+        let a = V(repeating: -learningRate)
+        p.value.withUnsafeMutableBufferPointer { wb in
+            for term in terms {
+                let w = wb.baseAddress! + Int(term.row) * width
+                let s = V(repeating: term.scale)
+                var j = 0
+                while j + 8 <= width {
+                    let g = s * UnsafeRawPointer(v + j).loadUnaligned(as: V.self)
+                    let wj = UnsafeRawPointer(w + j).loadUnaligned(as: V.self)
+                    UnsafeMutableRawPointer(w + j).storeBytes(of: wj + a * g, as: V.self)
+                    j += 8
+                }
+                while j < width { w[j] += -learningRate * (term.scale * v[j]); j += 1 }
+            }
+        }
     }
 
     /// w ← w − η g on the listed rows; the gradient is zero on the others, which therefore do not move.
