@@ -55,7 +55,7 @@ public final class MaxPool2D: Layer {
                     Parallel.forEachRange(planes, workPerItem: OH * OW * K * K) { range in
                         for plane in range {
                             let image = x + plane * H * W, out = plane * OH * OW
-                            if K == 2 && S == 2 && OW >= 8 {
+                            if K == 2 && S == 2 {
                                 Self.pool2x2(image, width: W, outputHeight: OH, outputWidth: OW, into: y + out, argmax: at.map { $0 + out })
                                 continue
                             }
@@ -85,30 +85,57 @@ public final class MaxPool2D: Layer {
         return y
     }
 
-    /// `forward` for 2×2 windows at stride 2 on one plane with at least 8 outputs per row: eight outputs at a
-    /// time, the four values of each window compared in the same order (a strictly larger one wins) as the
-    /// general loop, so the results are the same bits. A row's last eight outputs may overlap the previous eight.
+    /// `forward` for 2×2 windows at stride 2 on one plane: eight outputs at a time, the four values of each
+    /// window compared in the same order (a strictly larger one wins) as the general loop, so the results are
+    /// the same bits. A row's last eight outputs may overlap the previous eight; a row of fewer than eight
+    /// outputs is copied into a row of eight windows first, and its first outputs kept.
     private static func pool2x2(_ image: UnsafePointer<Float>, width W: Int, outputHeight OH: Int, outputWidth OW: Int,
                                 into y: UnsafeMutablePointer<Float>, argmax at: UnsafeMutablePointer<Int32>?) {
         typealias V = SIMD8<Float>
         typealias I = SIMD8<Int32>
         let lanes = I(0, 2, 4, 6, 8, 10, 12, 14)
+        /// The maxima of the 8 windows whose rows are `upper` and `lower`, and each one's offset from its
+        /// window's top-left (0, 1, W or W + 1).
+        @inline(__always) func windows(_ upper: SIMD16<Float>, _ lower: SIMD16<Float>) -> (V, I) {
+            var best = upper.evenHalf, offset = I(repeating: 0)
+            @inline(__always) func consider(_ v: V, at o: Int) {   // in window order: (0, 1), (1, 0), (1, 1)
+                let larger = v .> best
+                best.replace(with: v, where: larger)
+                offset.replace(with: Int32(truncatingIfNeeded: o), where: larger)
+            }
+            consider(upper.oddHalf, at: 1)
+            consider(lower.evenHalf, at: W)
+            consider(lower.oddHalf, at: W + 1)
+            return (best, offset)
+        }
+        guard OW >= 8 else {
+            // Each row's two input rows go to 16 floats each (the rest stays 0, unread), its results through 16 more.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 48) { buffer in
+                let rows = buffer.baseAddress!, results = UnsafeMutableRawPointer(rows + 32)
+                rows.initialize(repeating: 0, count: 32)
+                for i in 0..<OH {
+                    let top = image + 2 * i * W
+                    (rows).update(from: top, count: 2 * OW)
+                    (rows + 16).update(from: top + W, count: 2 * OW)
+                    let (best, offset) = windows(UnsafeRawPointer(rows).loadUnaligned(as: SIMD16<Float>.self),
+                                                 UnsafeRawPointer(rows + 16).loadUnaligned(as: SIMD16<Float>.self))
+                    results.storeBytes(of: best, as: V.self)
+                    (y + i * OW).update(from: results.assumingMemoryBound(to: Float.self), count: OW)
+                    if let at {
+                        results.storeBytes(of: I(repeating: Int32(2 * i * W)) &+ lanes &+ offset, as: I.self)
+                        (at + i * OW).update(from: results.assumingMemoryBound(to: Int32.self), count: OW)
+                    }
+                }
+            }
+            return
+        }
         for i in 0..<OH {
             var j = 0
             while j < OW {
                 j = min(j, OW - 8)
                 let top = image + 2 * i * W + 2 * j
-                let upper = UnsafeRawPointer(top).loadUnaligned(as: SIMD16<Float>.self)
-                let lower = UnsafeRawPointer(top + W).loadUnaligned(as: SIMD16<Float>.self)
-                var best = upper.evenHalf, offset = I(repeating: 0)
-                @inline(__always) func consider(_ v: V, at o: Int) {   // in window order: (0, 1), (1, 0), (1, 1)
-                    let larger = v .> best
-                    best.replace(with: v, where: larger)
-                    offset.replace(with: Int32(truncatingIfNeeded: o), where: larger)
-                }
-                consider(upper.oddHalf, at: 1)
-                consider(lower.evenHalf, at: W)
-                consider(lower.oddHalf, at: W + 1)
+                let (best, offset) = windows(UnsafeRawPointer(top).loadUnaligned(as: SIMD16<Float>.self),
+                                             UnsafeRawPointer(top + W).loadUnaligned(as: SIMD16<Float>.self))
                 UnsafeMutableRawPointer(y + i * OW + j).storeBytes(of: best, as: V.self)
                 if let at {
                     let index = I(repeating: Int32(2 * i * W + 2 * j)) &+ lanes &+ offset
