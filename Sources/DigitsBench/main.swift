@@ -175,13 +175,16 @@ func convolutionBenchmark(data: MNIST, sgemm: Double) throws {
 /// The gradient fed back is that of softmax cross-entropy; no optimizer step runs, so the weights stay put.
 /// Also prints the share of zeros in each layer's input and in the gradient it receives: the work a kernel could skip.
 /// With `--evaluation`, the forward passes alone, as inference runs them (no caches for a backward pass).
-/// With DIGITS_ZERO_SKIPPING=never in the environment, convolutions run their matrix products instead.
+/// With DIGITS_ZERO_SKIPPING=never in the environment, convolutions run their matrix products instead; with
+/// DIGITS_ZERO_SKIPPING=always, their zero-skipping kernels in every pass.
 func layerBenchmark(model name: String, batch: Int?, evaluation: Bool, data: MNIST) throws {
     let recipe = try Recipe.named(name)
     let model = Model(architecture: recipe.architecture, seed: recipe.options.seed)
     let layers = model.network.layers
-    if ProcessInfo.processInfo.environment["DIGITS_ZERO_SKIPPING"] == "never" {   // to compare with the matrix products
-        for case let conv as Conv2D in layers { conv.zeroSkipping = .never }
+    switch ProcessInfo.processInfo.environment["DIGITS_ZERO_SKIPPING"] {   // to compare the kernels
+    case "never": for case let conv as Conv2D in layers { conv.zeroSkipping = .never }
+    case "always": for case let conv as Conv2D in layers { conv.zeroSkipping = .always }
+    default: break
     }
     let n = batch ?? recipe.options.batchSize
     var forward = [[Double]](repeating: [], count: layers.count), backward = forward

@@ -294,6 +294,11 @@ enum ZeroSkippingConvolution {
                 }
             }
             if count == 0 { continue }
+            if width == 8 && KH <= 8 {
+                // Runs of one vector (a first layer): every kernel row at once, KH sums in flight instead of one.
+                shortRunSums(count: count, terms: terms, rows: KH, rowStride: rowStride, base: x̃, into: weightSum + o * kernelSize)
+                continue
+            }
             for p in 0..<KH {
                 let sum = weightSum + o * kernelSize + p * width
                 Kernels.combineRows(count: count, terms: terms, stride: 1, base: x̃ + p * rowStride, width: width,
@@ -318,5 +323,49 @@ enum ZeroSkippingConvolution {
             }
         }
         layout.unpack(dx̃, into: dx)
+    }
+
+    /// sums[p·8 ..< p·8 + 8] += Σ_t terms[t].scale · base[terms[t].row + p·rowStride ..< + 8] for p in 0..<rows
+    /// (at most 8): the weight gradient's sums for runs of 8 floats, each row's terms added in list order (the
+    /// same sums as one `Kernels.combineRows` per row), all rows in one pass over the list.
+    private static func shortRunSums(count: Int, terms: UnsafePointer<RowTerm>, rows: Int, rowStride: Int,
+                                     base: UnsafePointer<Float>, into sums: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+        @inline(__always) func run(_ rows: Int) {   // rows a constant in each case below
+            var s = (load(sums), rows > 1 ? load(sums + 8) : V(), rows > 2 ? load(sums + 16) : V(), rows > 3 ? load(sums + 24) : V(),
+                     rows > 4 ? load(sums + 32) : V(), rows > 5 ? load(sums + 40) : V(), rows > 6 ? load(sums + 48) : V(),
+                     rows > 7 ? load(sums + 56) : V())
+            for t in 0..<count {
+                let k = V(repeating: terms[t].scale), x = base + Int(terms[t].row)
+                s.0 = s.0.addingProduct(k, load(x))
+                if rows > 1 { s.1 = s.1.addingProduct(k, load(x + rowStride)) }
+                if rows > 2 { s.2 = s.2.addingProduct(k, load(x + 2 * rowStride)) }
+                if rows > 3 { s.3 = s.3.addingProduct(k, load(x + 3 * rowStride)) }
+                if rows > 4 { s.4 = s.4.addingProduct(k, load(x + 4 * rowStride)) }
+                if rows > 5 { s.5 = s.5.addingProduct(k, load(x + 5 * rowStride)) }
+                if rows > 6 { s.6 = s.6.addingProduct(k, load(x + 6 * rowStride)) }
+                if rows > 7 { s.7 = s.7.addingProduct(k, load(x + 7 * rowStride)) }
+            }
+            store(s.0, sums)
+            if rows > 1 { store(s.1, sums + 8) }
+            if rows > 2 { store(s.2, sums + 16) }
+            if rows > 3 { store(s.3, sums + 24) }
+            if rows > 4 { store(s.4, sums + 32) }
+            if rows > 5 { store(s.5, sums + 40) }
+            if rows > 6 { store(s.6, sums + 48) }
+            if rows > 7 { store(s.7, sums + 56) }
+        }
+        switch rows {
+        case 5: run(5)
+        case 3: run(3)
+        case 1: run(1)
+        case 2: run(2)
+        case 4: run(4)
+        case 6: run(6)
+        case 7: run(7)
+        default: run(8)
+        }
     }
 }
