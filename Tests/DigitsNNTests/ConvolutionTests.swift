@@ -458,7 +458,6 @@ final class ConvolutionTests: XCTestCase {
     func testWinogradRunsWhereItApplies() {
         XCTAssertTrue(convolution(32, 64, kernel: (3, 3), padding: .same).runsWinograd(forInputShape: [128, 32, 14, 14]))
         XCTAssertFalse(convolution(1, 32, kernel: (3, 3), padding: .same).runsWinograd(forInputShape: [8, 1, 28, 28]))   // the direct kernel's
-        XCTAssertFalse(convolution(6, 16, kernel: (5, 5)).runsWinograd(forInputShape: [8, 6, 14, 14]))
         XCTAssertFalse(convolution(6, 16, kernel: (3, 3), stride: (2, 2)).runsWinograd(forInputShape: [8, 6, 14, 14]))
         let forced = convolution(6, 16, kernel: (3, 3))
         forced.zeroSkipping = .always
@@ -473,6 +472,60 @@ final class ConvolutionTests: XCTestCase {
             conv.winogradBudget = 16 * 48 * 49 * 4   // chunks of 4 samples, shared out unevenly
             return conv
         }
+    }
+
+    // MARK: Winograd F(2×2, 5×5)
+
+    /// The F(2×2, 5×5) forward pass against the plain loops, to float rounding, over 'same', 'valid' and
+    /// uneven padding, odd output sizes (tiles half outside), rows of more than 8 tiles (groups of 8, 8 and 2),
+    /// a single output, and 8, 16, 24 and 32 outputs; the backward pass after it matches the matrix products.
+    func testWinograd5x5MatchesTheReference() {
+        struct Case { let n, c, o, h, w: Int; let padding: Padding }
+        let cases = [
+            Case(n: 3, c: 16, o: 32, h: 14, w: 14, padding: .same),   // cnn's second layer
+            Case(n: 2, c: 6, o: 16, h: 14, w: 14, padding: .valid),   // LeNet-5's second layer
+            Case(n: 2, c: 3, o: 8, h: 9, w: 11, padding: .same),
+            Case(n: 1, c: 2, o: 24, h: 7, w: 35, padding: .same),     // 18 tiles a row
+            Case(n: 2, c: 4, o: 16, h: 8, w: 10, padding: .explicit(top: 3, bottom: 0, left: 1, right: 2)),
+            Case(n: 3, c: 2, o: 8, h: 5, w: 5, padding: .valid),      // one output
+        ]
+        var rng = SeededGenerator(seed: 48)
+        for (index, t) in cases.enumerated() {
+            let winograd = convolution(t.c, t.o, kernel: (5, 5), padding: t.padding, seed: UInt64(70 + index))
+            let plain = convolution(t.c, t.o, kernel: (5, 5), padding: t.padding, seed: UInt64(70 + index))
+            plain.allowsWinograd = false
+            plain.zeroSkipping = .never
+            XCTAssertTrue(winograd.runsWinograd(forInputShape: [t.n, t.c, t.h, t.w]), "case \(index)")
+            let x = randomTensor([t.n, t.c, t.h, t.w], &rng)
+            _ = winograd.forward(randomTensor([1, t.c, t.h, t.w], &rng), mode: .evaluation)   // scratch used by another batch first
+            let y = winograd.forward(x, mode: .training)
+            let shape = winograd.outputShape(for: x.shape)
+            let pad = t.padding.resolved(inputHeight: t.h, inputWidth: t.w, kernelHeight: 5, kernelWidth: 5, strideHeight: 1, strideWidth: 1)
+            let expected = referenceConvolution(x, weight: winograd.weight.value, bias: winograd.bias.value, stride: (1, 1),
+                                                top: pad.top, left: pad.left, outputHeight: shape[2], outputWidth: shape[3])
+            XCTAssertEqual(y.shape, expected.shape, "case \(index)")
+            // Inputs and weights are N(0, 1): an output is a sum of 25·C products about 1 in size, which
+            // F(2×2, 5×5) adds with larger intermediate values than the direct sum (Bᵀ's coefficients reach 5),
+            // so its rounding errors, measured against √(25·C), the size of an output, reach 1.1·10⁻⁵ here.
+            let scale = Float(25 * t.c).squareRoot()
+            for (a, b) in zip(y.storage, expected.storage) { XCTAssertEqual(a, b, accuracy: 5e-5 * scale, "case \(index) y") }
+            _ = plain.forward(x, mode: .training)
+            assertSameBackward(winograd, plain, gradient: randomTensor(y.shape, &rng), "case \(index)")
+        }
+    }
+
+    func testWinograd5x5RunsWhereItApplies() {
+        XCTAssertTrue(convolution(16, 32, kernel: (5, 5), padding: .same).runsWinograd(forInputShape: [8, 16, 14, 14]))
+        XCTAssertFalse(convolution(1, 16, kernel: (5, 5), padding: .same).runsWinograd(forInputShape: [8, 1, 28, 28]))   // the direct kernel's
+        XCTAssertFalse(convolution(6, 12, kernel: (5, 5)).runsWinograd(forInputShape: [8, 6, 14, 14]))   // outputs not a multiple of 8
+        XCTAssertFalse(convolution(6, 64, kernel: (5, 5)).runsWinograd(forInputShape: [8, 6, 14, 14]))   // more than 32
+        XCTAssertFalse(convolution(6, 16, kernel: (5, 5), stride: (2, 2)).runsWinograd(forInputShape: [8, 6, 14, 14]))
+    }
+
+    func testWinograd5x5GivesTheSameBitsOnAnyThreadCount() {
+        var rng = SeededGenerator(seed: 49)
+        let x = randomTensor([13, 16, 14, 14], &rng), g = sparseGradient([13, 32, 14, 14], zeros: 0.8, &rng)
+        assertSameBitsOnAnyThreadCount(x: x, gradient: g) { convolution(16, 32, kernel: (5, 5), padding: .same, seed: 50) }
     }
 
     // MARK: initialisation, specs

@@ -48,8 +48,8 @@ public enum ZeroSkipping: Sendable {
 /// where col2im adds each column back onto the input pixels it was copied from.
 /// When X would exceed `columnBudget` elements the batch is processed in chunks of whole samples.
 /// The same sums run other ways where those are faster (each agreeing to float rounding): a first layer by
-/// `DirectConvolution`, a 3×3 convolution at stride 1 by Winograd's F(2×2, 3×3) (`allowsWinograd`), and
-/// sparse inputs and gradients over their nonzeros alone (`zeroSkipping`).
+/// `DirectConvolution`, a 3×3 convolution at stride 1 by Winograd's F(2×2, 3×3) and the forward pass of a 5×5
+/// one by F(2×2, 5×5) (`allowsWinograd`), and sparse inputs and gradients over their nonzeros alone (`zeroSkipping`).
 public final class Conv2D: Layer {
     /// C, the channels of each input image.
     public let inputChannels: Int
@@ -85,7 +85,9 @@ public final class Conv2D: Layer {
     /// Whether a 3×3 convolution at stride 1 over more than one input channel runs Winograd's F(2×2, 3×3)
     /// (`WinogradTiling`: 16 products per 2×2 block of outputs instead of 36) instead of the kernels above:
     /// its forward pass always, its backward pass unless ∂L/∂y is sparse enough for `zeroSkipping`; true by
-    /// default. The results agree to float rounding.
+    /// default. Likewise the forward pass of a 5×5 convolution at stride 1 over more than one input channel,
+    /// with 8, 16, 24 or 32 outputs, runs F(2×2, 5×5) (`Winograd5x5`: 36 products per 2×2 block instead of 100).
+    /// The results agree to float rounding.
     public var allowsWinograd = true
     /// The most floats the transformed tiles of one chunk of samples may hold, input and output together
     /// (default 2¹⁸, 1 MiB): Winograd runs a batch in chunks small enough to stay in the cache between
@@ -157,6 +159,11 @@ public final class Conv2D: Layer {
         let direct = allowsDirectKernel && DirectConvolution.applies(to: geo) && zeroSkipping != .always
         if !direct && usesWinograd(geo) {
             let y = winogradForward(x, geo)
+            remember(x, geo, mode: mode)
+            return y
+        }
+        if !direct && usesWinograd5x5(geo) {
+            let y = winograd5x5Forward(x, geo)
             remember(x, geo, mode: mode)
             return y
         }
@@ -412,11 +419,45 @@ public final class Conv2D: Layer {
         return dx
     }
 
-    /// Whether forward passes over inputs of shape [N, C, H, W] run Winograd's F(2×2, 3×3), and backward passes
-    /// whose ∂L/∂y is too dense to skip its zeros (see `allowsWinograd`).
+    /// Whether forward passes over inputs of shape [N, C, H, W] run Winograd's F(2×2, 3×3) or F(2×2, 5×5)
+    /// (and, for 3×3, backward passes whose ∂L/∂y is too dense to skip its zeros; see `allowsWinograd`).
     public func runsWinograd(forInputShape shape: [Int]) -> Bool {
         _ = outputShape(for: shape)
-        return usesWinograd(geometry(height: shape[2], width: shape[3]))
+        let geo = geometry(height: shape[2], width: shape[3])
+        return usesWinograd(geo) || usesWinograd5x5(geo)
+    }
+
+    /// Whether this layer's forward pass over inputs of geometry `geo` runs Winograd's F(2×2, 5×5).
+    private func usesWinograd5x5(_ geo: ConvolutionGeometry) -> Bool {
+        allowsWinograd && zeroSkipping != .always && Winograd5x5.applies(to: geo, outputs: outputChannels)
+    }
+
+    /// `forward` by Winograd's F(2×2, 5×5) (`Winograd5x5`): U = G g Gᵀ once, then each sample on its own,
+    /// the samples split across threads.
+    private func winograd5x5Forward(_ x: Tensor, _ geo: ConvolutionGeometry) -> Tensor {
+        let tiling = Winograd5x5(geo, outputs: outputChannels)
+        let (n, O, P) = (x.shape[0], outputChannels, geo.outputPixels)
+        var y = Tensor.unfilled(shape: [n, O, geo.outputHeight, geo.outputWidth])   // every sample writes all of its y
+        if n == 0 { return y }
+        let parts = Parallel.partCount(n, workPerItem: O * P * geo.patchSize / 4)
+        let U = kernelScratch.reserve(tiling.kernelSize)
+        let scratch = sampleScratch.reserve(parts * tiling.scratchSize)
+        weight.value.withUnsafeBufferPointer { tiling.transformKernels($0.baseAddress!, into: U) }   // U = G g Gᵀ
+        x.withUnsafeBufferPointer { px in
+            bias.value.withUnsafeBufferPointer { pb in
+                y.withUnsafeMutableBufferPointer { py in
+                    let (x, b, y) = (px.baseAddress!, pb.baseAddress!, py.baseAddress!)
+                    Parallel.forEachPart(parts, of: n) { part, samples in
+                        for s in samples {
+                            tiling.forward(x + s * geo.imageSize, kernels: U, bias: b, scratch: scratch + part * tiling.scratchSize,
+                                           into: y + s * O * P)
+                        }
+                    }
+                }
+            }
+        }
+        columnsHold = nil
+        return y
     }
 
     /// Whether this layer runs Winograd's F(2×2, 3×3) over inputs of geometry `geo`.
