@@ -432,18 +432,29 @@ final class ConvolutionTests: XCTestCase {
             plain.zeroSkipping = .never
             XCTAssertTrue(winograd.runsWinograd(forInputShape: [t.n, t.c, t.h, t.w]), "case \(index)")
             XCTAssertFalse(plain.runsWinograd(forInputShape: [t.n, t.c, t.h, t.w]), "case \(index)")
-            let x = randomTensor([t.n, t.c, t.h, t.w], &rng)
-            _ = winograd.forward(randomTensor([1, t.c, t.h, t.w], &rng), mode: .evaluation)   // scratch sized for another batch first
-            let y = winograd.forward(x, mode: .training)
-            let shape = winograd.outputShape(for: x.shape)
-            let pad = t.padding.resolved(inputHeight: t.h, inputWidth: t.w, kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1)
-            let expected = referenceConvolution(x, weight: winograd.weight.value, bias: winograd.bias.value, stride: (1, 1),
-                                                top: pad.top, left: pad.left, outputHeight: shape[2], outputWidth: shape[3])
-            XCTAssertEqual(y.shape, expected.shape, "case \(index)")
-            for (a, b) in zip(y.storage, expected.storage) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "case \(index) y") }
-            _ = plain.forward(x, mode: .training)
-            assertSameBackward(winograd, plain, gradient: randomTensor(y.shape, &rng), "case \(index)")
+            assertWinogradMatches(winograd, plain, input: randomTensor([t.n, t.c, t.h, t.w], &rng), kernel: 3, padding: t.padding,
+                                  tolerance: { 1e-4 * max(1, abs($0)) }, "case \(index)", &rng)
         }
+    }
+
+    /// `winograd`'s forward pass on x against the plain loops, each output within `tolerance(expected)`, after a
+    /// pass over another batch (its scratch used first); then its backward pass against `plain`'s.
+    private func assertWinogradMatches(_ winograd: Conv2D, _ plain: Conv2D, input x: Tensor, kernel k: Int, padding: Padding,
+                                       tolerance: (Float) -> Float, _ label: String, _ rng: inout SeededGenerator,
+                                       file: StaticString = #filePath, line: UInt = #line) {
+        let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
+        _ = winograd.forward(randomTensor([1, c, h, w], &rng), mode: .evaluation)
+        let y = winograd.forward(x, mode: .training)
+        let shape = winograd.outputShape(for: x.shape)
+        let pad = padding.resolved(inputHeight: h, inputWidth: w, kernelHeight: k, kernelWidth: k, strideHeight: 1, strideWidth: 1)
+        let expected = referenceConvolution(x, weight: winograd.weight.value, bias: winograd.bias.value, stride: (1, 1),
+                                            top: pad.top, left: pad.left, outputHeight: shape[2], outputWidth: shape[3])
+        XCTAssertEqual(y.shape, expected.shape, label, file: file, line: line)
+        for (a, b) in zip(y.storage, expected.storage) {
+            XCTAssertEqual(a, b, accuracy: tolerance(b), "\(label) y", file: file, line: line)
+        }
+        _ = plain.forward(x, mode: .training)
+        assertSameBackward(winograd, plain, gradient: randomTensor(y.shape, &rng), label, file: file, line: line)
     }
 
     func testWinogradAgainstFiniteDifferences() {
@@ -496,21 +507,12 @@ final class ConvolutionTests: XCTestCase {
             plain.allowsWinograd = false
             plain.zeroSkipping = .never
             XCTAssertTrue(winograd.runsWinograd(forInputShape: [t.n, t.c, t.h, t.w]), "case \(index)")
-            let x = randomTensor([t.n, t.c, t.h, t.w], &rng)
-            _ = winograd.forward(randomTensor([1, t.c, t.h, t.w], &rng), mode: .evaluation)   // scratch used by another batch first
-            let y = winograd.forward(x, mode: .training)
-            let shape = winograd.outputShape(for: x.shape)
-            let pad = t.padding.resolved(inputHeight: t.h, inputWidth: t.w, kernelHeight: 5, kernelWidth: 5, strideHeight: 1, strideWidth: 1)
-            let expected = referenceConvolution(x, weight: winograd.weight.value, bias: winograd.bias.value, stride: (1, 1),
-                                                top: pad.top, left: pad.left, outputHeight: shape[2], outputWidth: shape[3])
-            XCTAssertEqual(y.shape, expected.shape, "case \(index)")
             // Inputs and weights are N(0, 1): an output is a sum of 25·C products about 1 in size, which
             // F(2×2, 5×5) adds with larger intermediate values than the direct sum (Bᵀ's coefficients reach 5),
             // so its rounding errors, measured against √(25·C), the size of an output, reach 1.1·10⁻⁵ here.
             let scale = Float(25 * t.c).squareRoot()
-            for (a, b) in zip(y.storage, expected.storage) { XCTAssertEqual(a, b, accuracy: 5e-5 * scale, "case \(index) y") }
-            _ = plain.forward(x, mode: .training)
-            assertSameBackward(winograd, plain, gradient: randomTensor(y.shape, &rng), "case \(index)")
+            assertWinogradMatches(winograd, plain, input: randomTensor([t.n, t.c, t.h, t.w], &rng), kernel: 5, padding: t.padding,
+                                  tolerance: { _ in 5e-5 * scale }, "case \(index)", &rng)
         }
     }
 

@@ -96,23 +96,25 @@ struct WinogradTiling {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
     }
 
+    /// The 8 floats at p.
     @inline(__always)
-    private static func load(_ p: UnsafePointer<Float>) -> V {
+    static func load(_ p: UnsafePointer<Float>) -> V {
         UnsafeRawPointer(p).loadUnaligned(as: V.self)
     }
 
+    /// Writes v to the 8 floats at p.
     @inline(__always)
-    private static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
+    static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
     }
 
     /// The even lanes of the 16 floats v, w (v's first).
     @inline(__always)
-    private static func even(_ v: V, _ w: V) -> V { V(v[0], v[2], v[4], v[6], w[0], w[2], w[4], w[6]) }
+    static func even(_ v: V, _ w: V) -> V { V(v[0], v[2], v[4], v[6], w[0], w[2], w[4], w[6]) }
 
     /// The odd lanes of the 16 floats v, w (v's first).
     @inline(__always)
-    private static func odd(_ v: V, _ w: V) -> V { V(v[1], v[3], v[5], v[7], w[1], w[3], w[5], w[7]) }
+    static func odd(_ v: V, _ w: V) -> V { V(v[1], v[3], v[5], v[7], w[1], w[3], w[5], w[7]) }
 
     /// Copies `count` floats from `source` to `target`, 8 at a time where there are 8 (a short row is not worth a call).
     @inline(__always)

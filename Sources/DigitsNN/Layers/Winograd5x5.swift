@@ -81,19 +81,11 @@ struct Winograd5x5 {
 
     typealias V = SIMD8<Float>
 
-    @inline(__always)
-    private static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-
-    @inline(__always)
-    private static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
-
-    /// The even lanes of the 16 floats v, w (v's first).
-    @inline(__always)
-    private static func even(_ v: V, _ w: V) -> V { V(v[0], v[2], v[4], v[6], w[0], w[2], w[4], w[6]) }
-
-    /// The odd lanes of the 16 floats v, w (v's first).
-    @inline(__always)
-    private static func odd(_ v: V, _ w: V) -> V { V(v[1], v[3], v[5], v[7], w[1], w[3], w[5], w[7]) }
+    // The lane helpers `WinogradTiling` uses too.
+    @inline(__always) private static func load(_ p: UnsafePointer<Float>) -> V { WinogradTiling.load(p) }
+    @inline(__always) private static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { WinogradTiling.store(v, p) }
+    @inline(__always) private static func even(_ v: V, _ w: V) -> V { WinogradTiling.even(v, w) }
+    @inline(__always) private static func odd(_ v: V, _ w: V) -> V { WinogradTiling.odd(v, w) }
 
     /// Bᵀ d for the six values d₀…d₅ of a column (or row) of a tile, lane by lane.
     @inline(__always)
