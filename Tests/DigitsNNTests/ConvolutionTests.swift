@@ -248,6 +248,7 @@ final class ConvolutionTests: XCTestCase {
             Case(n: 2, o: 2, h: 5, w: 11, kh: 3, kw: 4, padding: .explicit(top: 2, bottom: 0, left: 1, right: 3)),
             Case(n: 64, o: 6, h: 28, w: 28, kh: 5, kw: 5, padding: .same),            // LeNet-5's first layer, threaded
             Case(n: 2, o: 1, h: 5, w: 40, kh: 3, kw: 7, padding: .valid),             // rows of two 32-output groups
+            Case(n: 2, o: 3, h: 9, w: 12, kh: 2, kw: 9, padding: .same),              // taps in a group of 4, then of 5
         ]
         var rng = SeededGenerator(seed: 21)
         for (index, t) in cases.enumerated() {

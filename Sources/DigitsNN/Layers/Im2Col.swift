@@ -181,8 +181,8 @@ enum DirectConvolution {
     /// per sample.
     ///
     /// Over the zero-bordered sample and the output gradient's rows padded with zeros to whole 8-lane
-    /// pieces, two channels and four taps q at a time: eight running sums of 8 lanes each, every input load
-    /// serving both channels and every gradient load four taps. Each sum runs over i, then the pieces j, and
+    /// pieces, two channels and four taps q at a time (five for a row of five): eight (ten) running sums of 8
+    /// lanes each, every input load serving both channels and every gradient load four (five) taps. Each sum runs over i, then the pieces j, and
     /// ends adding its 8 lanes: a fixed order, whatever the thread.
     static func weightGradient(_ x: UnsafePointer<Float>, samples: Int, _ g: ConvolutionGeometry,
                                outputGradient dy: UnsafePointer<Float>, outputs O: Int, into dW: UnsafeMutablePointer<Float>) {
@@ -204,23 +204,40 @@ enum DirectConvolution {
                     if pair { (gp + (OH + i) * GW).update(from: dy + ((o + 1) * OH + i) * OW, count: OW) }
                 }
                 if !pair { (gp + OH * GW).update(repeating: 0, count: OH * GW) }
-                for p in 0..<KH {
-                    for q0 in stride(from: 0, to: KW, by: 4) {
-                        var (a0, a1, a2, a3) = (V(), V(), V(), V()), (c0, c1, c2, c3) = (V(), V(), V(), V())
-                        for i in 0..<OH {
-                            let row = xp + (i + p) * PW + q0, g0 = gp + i * GW, g1 = g0 + OH * GW
-                            for j in stride(from: 0, to: GW, by: 8) {
-                                // Σ g[o, i, j…] · x[i − pt + p, j − pl + q …] for q = q0 … q0 + 3, and for o + 1
-                                let u = load(g0 + j), v = load(g1 + j)
-                                let x0 = load(row + j), x1 = load(row + j + 1), x2 = load(row + j + 2), x3 = load(row + j + 3)
-                                a0.addProduct(u, x0); a1.addProduct(u, x1); a2.addProduct(u, x2); a3.addProduct(u, x3)
-                                c0.addProduct(v, x0); c1.addProduct(v, x1); c2.addProduct(v, x2); c3.addProduct(v, x3)
+                /// The sums of taps q0 ..< q0 + n of kernel row p (n = 4 or 5, a constant at each call), both channels.
+                @inline(__always) func sums(_ p: Int, _ q0: Int, _ n: Int) {
+                    var (a0, a1, a2, a3, a4) = (V(), V(), V(), V(), V()), (c0, c1, c2, c3, c4) = (V(), V(), V(), V(), V())
+                    for i in 0..<OH {
+                        let row = xp + (i + p) * PW + q0, g0 = gp + i * GW, g1 = g0 + OH * GW
+                        for j in stride(from: 0, to: GW, by: 8) {
+                            // Σ g[o, i, j…] · x[i − pt + p, j − pl + q …] for q = q0 … q0 + n − 1, and for o + 1
+                            let u = load(g0 + j), v = load(g1 + j)
+                            let x0 = load(row + j), x1 = load(row + j + 1), x2 = load(row + j + 2), x3 = load(row + j + 3)
+                            a0.addProduct(u, x0); a1.addProduct(u, x1); a2.addProduct(u, x2); a3.addProduct(u, x3)
+                            c0.addProduct(v, x0); c1.addProduct(v, x1); c2.addProduct(v, x2); c3.addProduct(v, x3)
+                            if n > 4 {
+                                let x4 = load(row + j + 4)
+                                a4.addProduct(u, x4); c4.addProduct(v, x4)
                             }
                         }
-                        let sums = (SIMD4(a0.sum(), a1.sum(), a2.sum(), a3.sum()), SIMD4(c0.sum(), c1.sum(), c2.sum(), c3.sum()))
-                        for t in 0..<min(4, KW - q0) {
-                            dW[(o * KH + p) * KW + q0 + t] = sums.0[t]
-                            if pair { dW[((o + 1) * KH + p) * KW + q0 + t] = sums.1[t] }
+                    }
+                    let sums = (SIMD8(a0.sum(), a1.sum(), a2.sum(), a3.sum(), a4.sum(), 0, 0, 0),
+                                SIMD8(c0.sum(), c1.sum(), c2.sum(), c3.sum(), c4.sum(), 0, 0, 0))
+                    for t in 0..<min(n, KW - q0) {
+                        dW[(o * KH + p) * KW + q0 + t] = sums.0[t]
+                        if pair { dW[((o + 1) * KH + p) * KW + q0 + t] = sums.1[t] }
+                    }
+                }
+                for p in 0..<KH {
+                    // Four taps at a time; a row of five (5×5 kernels) in one go, ten sums in flight.
+                    var q0 = 0
+                    while q0 < KW {
+                        if KW - q0 == 5 {
+                            sums(p, q0, 5)
+                            q0 += 5
+                        } else {
+                            sums(p, q0, 4)
+                            q0 += 4
                         }
                     }
                 }
