@@ -152,11 +152,20 @@ public final class MaxPool2D: Layer {
                      "MaxPool2D.backward: gradient \(dy.shape) does not match the last training forward")
         guard needsInputGradient else { return Tensor(shape: [0]) }
         let (planes, planeSize, outputsPerPlane) = (inputShape[0] * inputShape[1], inputShape[2] * inputShape[3], dy.shape[2] * dy.shape[3])
+        let (H, W, OH, OW) = (inputShape[2], inputShape[3], dy.shape[2], dy.shape[3])
+        let tiled = kernelSize == 2 && stride == 2 && OW >= 8
         return dy.withUnsafeBufferPointer { pg in
             argmax.withUnsafeBufferPointer { pa in
                 Tensor(shape: inputShape) { pdx in
                     guard let g = pg.baseAddress, let at = pa.baseAddress, let dx = pdx.baseAddress else { return }   // an empty batch
                     Parallel.forEachRange(planes, workPerItem: planeSize) { range in
+                        if tiled {
+                            for plane in range {
+                                Self.unpool2x2(g + plane * outputsPerPlane, argmax: at + plane * outputsPerPlane, height: H, width: W,
+                                               outputHeight: OH, outputWidth: OW, into: dx + plane * planeSize)
+                            }
+                            return
+                        }
                         (dx + range.lowerBound * planeSize).initialize(repeating: 0, count: range.count * planeSize)
                         for plane in range {
                             let image = dx + plane * planeSize
@@ -168,6 +177,40 @@ public final class MaxPool2D: Layer {
                 }
             }
         }
+    }
+
+    /// `backward` for 2×2 windows at stride 2 on one plane with at least 8 outputs a row, in one pass that writes
+    /// every pixel: each window's four pixels get 0 + g at its maximum and 0 at the others, eight windows at a
+    /// time (the same values as zeroing the plane and adding g there); rows and columns no window covers, 0.
+    private static func unpool2x2(_ g: UnsafePointer<Float>, argmax at: UnsafePointer<Int32>, height H: Int, width W: Int,
+                                  outputHeight OH: Int, outputWidth OW: Int, into dx: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        typealias I = SIMD8<Int32>
+        let lanes = I(0, 2, 4, 6, 8, 10, 12, 14), zero = V()
+        @inline(__always) func interleave(_ b: V, _ c: V) -> SIMD16<Float> {
+            SIMD16(b[0], c[0], b[1], c[1], b[2], c[2], b[3], c[3], b[4], c[4], b[5], c[5], b[6], c[6], b[7], c[7])
+        }
+        for i in 0..<OH {
+            let top = dx + 2 * i * W, bottom = top + W
+            var j = 0
+            while j < OW {
+                j = min(j, OW - 8)   // a row's last eight windows may overlap the previous eight: the same values again
+                let k = i * OW + j
+                let value = UnsafeRawPointer(g + k).loadUnaligned(as: V.self) + zero   // 0 + g, as the sum into a zeroed plane
+                let corner: I = I(repeating: Int32(2 * i * W + 2 * j)) &+ lanes   // each window's top-left
+                let offset: I = UnsafeRawPointer(at + k).loadUnaligned(as: I.self) &- corner
+                /// g in the lanes whose maximum lies `o` after the window's top-left, 0 in the others.
+                @inline(__always) func pick(_ o: Int) -> V { zero.replacing(with: value, where: offset .== I(repeating: Int32(o))) }
+                UnsafeMutableRawPointer(top + 2 * j).storeBytes(of: interleave(pick(0), pick(1)), as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(bottom + 2 * j).storeBytes(of: interleave(pick(W), pick(W + 1)), as: SIMD16<Float>.self)
+                j += 8
+            }
+            if W > 2 * OW {   // an odd last column
+                top[2 * OW] = 0
+                bottom[2 * OW] = 0
+            }
+        }
+        if H > 2 * OH { (dx + 2 * OH * W).initialize(repeating: 0, count: (H - 2 * OH) * W) }   // an odd last row
     }
 }
 
