@@ -187,9 +187,6 @@ public final class MaxPool2D: Layer {
         typealias V = SIMD8<Float>
         typealias I = SIMD8<Int32>
         let lanes = I(0, 2, 4, 6, 8, 10, 12, 14), zero = V()
-        @inline(__always) func interleave(_ b: V, _ c: V) -> SIMD16<Float> {
-            SIMD16(b[0], c[0], b[1], c[1], b[2], c[2], b[3], c[3], b[4], c[4], b[5], c[5], b[6], c[6], b[7], c[7])
-        }
         for i in 0..<OH {
             let top = dx + 2 * i * W, bottom = top + W
             var j = 0
@@ -201,8 +198,8 @@ public final class MaxPool2D: Layer {
                 let offset: I = UnsafeRawPointer(at + k).loadUnaligned(as: I.self) &- corner
                 /// g in the lanes whose maximum lies `o` after the window's top-left, 0 in the others.
                 @inline(__always) func pick(_ o: Int) -> V { zero.replacing(with: value, where: offset .== I(repeating: Int32(o))) }
-                UnsafeMutableRawPointer(top + 2 * j).storeBytes(of: interleave(pick(0), pick(1)), as: SIMD16<Float>.self)
-                UnsafeMutableRawPointer(bottom + 2 * j).storeBytes(of: interleave(pick(W), pick(W + 1)), as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(top + 2 * j).storeBytes(of: Lanes.interleave(pick(0), pick(1)), as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(bottom + 2 * j).storeBytes(of: Lanes.interleave(pick(W), pick(W + 1)), as: SIMD16<Float>.self)
                 j += 8
             }
             if W > 2 * OW {   // an odd last column

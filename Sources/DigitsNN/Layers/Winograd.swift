@@ -91,31 +91,6 @@ struct WinogradTiling {
         for l in 0..<count { target[l] = staging[l] }
     }
 
-    @inline(__always)
-    private static func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-    }
-
-    /// The 8 floats at p.
-    @inline(__always)
-    static func load(_ p: UnsafePointer<Float>) -> V {
-        UnsafeRawPointer(p).loadUnaligned(as: V.self)
-    }
-
-    /// Writes v to the 8 floats at p.
-    @inline(__always)
-    static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
-    }
-
-    /// The even lanes of the 16 floats v, w (v's first).
-    @inline(__always)
-    static func even(_ v: V, _ w: V) -> V { V(v[0], v[2], v[4], v[6], w[0], w[2], w[4], w[6]) }
-
-    /// The odd lanes of the 16 floats v, w (v's first).
-    @inline(__always)
-    static func odd(_ v: V, _ w: V) -> V { V(v[1], v[3], v[5], v[7], w[1], w[3], w[5], w[7]) }
-
     /// Copies `count` floats from `source` to `target`, 8 at a time where there are 8 (a short row is not worth a call).
     @inline(__always)
     private static func copy(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
@@ -125,16 +100,10 @@ struct WinogradTiling {
         }
         var k = 0
         while k + 8 < count {
-            store(load(source + k), target + k)
+            Lanes.store(Lanes.load(source + k), target + k)
             k += 8
         }
-        store(load(source + count - 8), target + count - 8)   // the last 8, overlapping
-    }
-
-    /// The 16 lanes b₀, c₀, b₁, c₁, … of two 8-lane vectors, interleaved.
-    @inline(__always)
-    private static func interleave(_ b: V, _ c: V) -> SIMD16<Float> {
-        SIMD16(b[0], c[0], b[1], c[1], b[2], c[2], b[3], c[3], b[4], c[4], b[5], c[5], b[6], c[6], b[7], c[7])
+        Lanes.store(Lanes.load(source + count - 8), target + count - 8)   // the last 8, overlapping
     }
 
     /// Copies x [H, W] into the interior of `plane`, leaving out pixels no tile reads; the border stays as it was.
@@ -173,8 +142,8 @@ struct WinogradTiling {
                     var d = (V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V())
                     @inline(__always) func row(_ r: Int) -> (V, V, V, V) {
                         let p = plane + (2 * a + r) * planeWidth + 16 * group
-                        let (a0, a1) = (Self.load(p), Self.load(p + 8)), (b0, b1) = (Self.load(p + 2), Self.load(p + 10))
-                        return (Self.even(a0, a1), Self.odd(a0, a1), Self.even(b0, b1), Self.odd(b0, b1))
+                        let (a0, a1) = (Lanes.load(p), Lanes.load(p + 8)), (b0, b1) = (Lanes.load(p + 2), Lanes.load(p + 10))
+                        return (Lanes.even(a0, a1), Lanes.odd(a0, a1), Lanes.even(b0, b1), Lanes.odd(b0, b1))
                     }
                     (d.0, d.1, d.2, d.3) = row(0)
                     (d.4, d.5, d.6, d.7) = row(1)
@@ -188,10 +157,10 @@ struct WinogradTiling {
                     // (Bᵀ d) B: the same on the columns of each row; position ξ = 4i + j.
                     @inline(__always) func columns(_ e: (V, V, V, V), _ i: Int) {
                         let row = base + 4 * i * step
-                        Self.store(e.0 - e.2, row)
-                        Self.store(e.1 + e.2, row + step)
-                        Self.store(e.2 - e.1, row + 2 * step)
-                        Self.store(e.1 - e.3, row + 3 * step)
+                        Lanes.store(e.0 - e.2, row)
+                        Lanes.store(e.1 + e.2, row + step)
+                        Lanes.store(e.2 - e.1, row + 2 * step)
+                        Lanes.store(e.1 - e.3, row + 3 * step)
                     }
                     columns(e0, 0); columns(e1, 1); columns(e2, 2); columns(e3, 3)
                     if !direct { Self.unstage(staging, lanes: lanes, to: out + first, stride: positionStride) }
@@ -215,7 +184,7 @@ struct WinogradTiling {
             for a in 0..<tileRows {
                 for group in 0..<groups {
                     let first = tiles(row: a, group: group).first
-                    @inline(__always) func at(_ ξ: Int) -> V { Self.load(source + ξ * positionStride + first) }
+                    @inline(__always) func at(_ ξ: Int) -> V { Lanes.load(source + ξ * positionStride + first) }
                     // Aᵀ M: rows m0 + m1 + m2 and m1 − m2 − m3.
                     let (m4, m5, m6, m7) = (at(4), at(5), at(6), at(7)), (m8, m9, m10, m11) = (at(8), at(9), at(10), at(11))
                     let r0 = (at(0) + m4 + m8, at(1) + m5 + m9, at(2) + m6 + m10, at(3) + m7 + m11)
@@ -225,7 +194,7 @@ struct WinogradTiling {
                     @inline(__always) func write(_ r: (V, V, V, V), row: Int) {
                         guard row < OH else { return }
                         let out = plane + row * OW + columns
-                        let z = Self.interleave(r.0 + r.1 + r.2 + b, r.1 - r.2 - r.3 + b)
+                        let z = Lanes.interleave(r.0 + r.1 + r.2 + b, r.1 - r.2 - r.3 + b)
                         // A short row may spill onto the next rows of the plane, when those are written after (one group
                         // a row); else it goes through `staging`.
                         let direct = count == 16 || (groups == 1 && (row + 1) * OW + 16 - count <= OH * OW)
@@ -260,15 +229,15 @@ struct WinogradTiling {
                     let direct = lanes == 8 || spill || first + 8 <= tilesPerSample   // as in `transformInput`
                     let (base, step) = direct ? (out + first, positionStride) : (staging, 8)
                     let top = plane + 2 * a * width + 16 * group, bottom = top + width
-                    let (t0, t1, b0, b1) = (Self.load(top), Self.load(top + 8), Self.load(bottom), Self.load(bottom + 8))
-                    let (u0, u1, w0, w1) = (Self.even(t0, t1), Self.odd(t0, t1), Self.even(b0, b1), Self.odd(b0, b1))
+                    let (t0, t1, b0, b1) = (Lanes.load(top), Lanes.load(top + 8), Lanes.load(bottom), Lanes.load(bottom + 8))
+                    let (u0, u1, w0, w1) = (Lanes.even(t0, t1), Lanes.odd(t0, t1), Lanes.even(b0, b1), Lanes.odd(b0, b1))
                     // A ∂y: rows ∂y0, ∂y0 + ∂y1, ∂y0 − ∂y1, −∂y1; then each row [p, q] becomes [p, p + q, p − q, −q].
                     @inline(__always) func write(_ p: V, _ q: V, row i: Int) {
                         let row = base + 4 * i * step
-                        Self.store(p, row)
-                        Self.store(p + q, row + step)
-                        Self.store(p - q, row + 2 * step)
-                        Self.store(-q, row + 3 * step)
+                        Lanes.store(p, row)
+                        Lanes.store(p + q, row + step)
+                        Lanes.store(p - q, row + 2 * step)
+                        Lanes.store(-q, row + 3 * step)
                     }
                     write(u0, u1, row: 0)
                     write(u0 + w0, u1 + w1, row: 1)
@@ -296,7 +265,7 @@ struct WinogradTiling {
                     let live = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int32>(repeating: Int32(lanes))
                     // Lanes past the row's last tile would add onto real pixels: they read as zero.
                     @inline(__always) func at(_ ξ: Int) -> V {
-                        Self.load(source + ξ * positionStride + first).replacing(with: 0, where: .!live)
+                        Lanes.load(source + ξ * positionStride + first).replacing(with: 0, where: .!live)
                     }
                     // B ∂V: rows ∂v0, ∂v1 − ∂v2 + ∂v3, −∂v0 + ∂v1 + ∂v2, −∂v3 (each of 4 columns).
                     let v0 = (at(0), at(1), at(2), at(3)), v1 = (at(4), at(5), at(6), at(7))
@@ -309,9 +278,9 @@ struct WinogradTiling {
                     // columns 0 and 1 of a tile add at 2b, 2b + 1, columns 2 and 3 at 2b + 2, 2b + 3.
                     @inline(__always) func add(_ e: (V, V, V, V), row r: Int) {
                         let p = plane + (2 * a + r) * planeWidth + 16 * group
-                        let left = Self.interleave(e.0, e.1 - e.2 + e.3), right = Self.interleave(e.1 + e.2 - e.0, -e.3)
-                        UnsafeMutableRawPointer(p).storeBytes(of: Self.load16(p) + left, as: SIMD16<Float>.self)
-                        UnsafeMutableRawPointer(p + 2).storeBytes(of: Self.load16(p + 2) + right, as: SIMD16<Float>.self)
+                        let left = Lanes.interleave(e.0, e.1 - e.2 + e.3), right = Lanes.interleave(e.1 + e.2 - e.0, -e.3)
+                        UnsafeMutableRawPointer(p).storeBytes(of: Lanes.load16(p) + left, as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(p + 2).storeBytes(of: Lanes.load16(p + 2) + right, as: SIMD16<Float>.self)
                     }
                     add(e0, row: 0); add(e1, row: 1); add(e2, row: 2); add(e3, row: 3)
                 }

@@ -81,12 +81,6 @@ struct Winograd5x5 {
 
     typealias V = SIMD8<Float>
 
-    // The lane helpers `WinogradTiling` uses too.
-    @inline(__always) private static func load(_ p: UnsafePointer<Float>) -> V { WinogradTiling.load(p) }
-    @inline(__always) private static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { WinogradTiling.store(v, p) }
-    @inline(__always) private static func even(_ v: V, _ w: V) -> V { WinogradTiling.even(v, w) }
-    @inline(__always) private static func odd(_ v: V, _ w: V) -> V { WinogradTiling.odd(v, w) }
-
     /// Bᵀ d for the six values d₀…d₅ of a column (or row) of a tile, lane by lane.
     @inline(__always)
     private static func inputTransform(_ d: UnsafePointer<V>, _ step: Int) -> (V, V, V, V, V, V) {
@@ -100,16 +94,18 @@ struct Winograd5x5 {
                 four * d1 - five * d3 + d5)
     }
 
+    /// G [6, 5], row by row, as in the header.
+    private static let kernelTransform: [Float] = [1.0 / 4, 0, 0, 0, 0,
+                                                   -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6,
+                                                   -1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6,
+                                                   1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3,
+                                                   1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3,
+                                                   0, 0, 0, 0, 1]
+
     /// U[ξ] = (G g Gᵀ)[ξ] for the kernels w [O, C, 5, 5]: U[ξ, c, o] at u + (ξ·C + c)·O + o.
     func transformKernels(_ w: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
         let (O, C) = (outputs, geometry.channels)
-        // G's rows, as in the header.
-        let g: [[Float]] = [[1.0 / 4, 0, 0, 0, 0],
-                            [-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6],
-                            [-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6],
-                            [1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3],
-                            [1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3],
-                            [0, 0, 0, 0, 1]]
+        let g = Self.kernelTransform
         var h = [Float](repeating: 0, count: 30)   // G k, [6, 5]
         for o in 0..<O {
             for c in 0..<C {
@@ -117,14 +113,14 @@ struct Winograd5x5 {
                 for i in 0..<6 {
                     for q in 0..<5 {
                         var s: Float = 0
-                        for p in 0..<5 { s += g[i][p] * k[p * 5 + q] }
+                        for p in 0..<5 { s += g[i * 5 + p] * k[p * 5 + q] }
                         h[i * 5 + q] = s
                     }
                 }
                 for i in 0..<6 {   // (G k) Gᵀ
                     for j in 0..<6 {
                         var s: Float = 0
-                        for q in 0..<5 { s += h[i * 5 + q] * g[j][q] }
+                        for q in 0..<5 { s += h[i * 5 + q] * g[j * 5 + q] }
                         u[((6 * i + j) * C + c) * O + o] = s
                     }
                 }
@@ -169,9 +165,9 @@ struct Winograd5x5 {
                             // odd lanes of the 16 floats from 16·group + k rounded down to even.
                             let p = plane + (2 * a + r) * planeWidth + 16 * group
                             for s in 0..<3 {
-                                let (low, high) = (Self.load(p + 2 * s), Self.load(p + 2 * s + 8))
-                                d[r * 6 + 2 * s] = Self.even(low, high)
-                                d[r * 6 + 2 * s + 1] = Self.odd(low, high)
+                                let (low, high) = (Lanes.load(p + 2 * s), Lanes.load(p + 2 * s + 8))
+                                d[r * 6 + 2 * s] = Lanes.even(low, high)
+                                d[r * 6 + 2 * s + 1] = Lanes.odd(low, high)
                             }
                         }
                         for k in 0..<6 {   // Bᵀ d, column by column
@@ -182,8 +178,8 @@ struct Winograd5x5 {
                         for i in 0..<6 {   // (Bᵀ d) B, row by row: position ξ = 6i + j
                             let t = Self.inputTransform(e + 6 * i, 1)
                             let row = out + 6 * i * C * tileStride, step = C * tileStride
-                            Self.store(t.0, row); Self.store(t.1, row + step); Self.store(t.2, row + 2 * step)
-                            Self.store(t.3, row + 3 * step); Self.store(t.4, row + 4 * step); Self.store(t.5, row + 5 * step)
+                            Lanes.store(t.0, row); Lanes.store(t.1, row + step); Lanes.store(t.2, row + 2 * step)
+                            Lanes.store(t.3, row + 3 * step); Lanes.store(t.4, row + 4 * step); Lanes.store(t.5, row + 5 * step)
                         }
                     }
                 }
@@ -201,7 +197,7 @@ struct Winograd5x5 {
         var s = (V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V(), V())
         for c in 0..<C {
             let w = u + c * O
-            let w0 = load(w), w1 = pass > 1 ? load(w + 8) : V()
+            let w0 = Lanes.load(w), w1 = pass > 1 ? Lanes.load(w + 8) : V()
             let tiles = v + c * L
             // Sum k is tile k / pass, outputs 8·(k % pass) ..< + 8.
             @inline(__always) func add(_ sum: inout V, _ k: Int) {
@@ -210,7 +206,7 @@ struct Winograd5x5 {
             add(&s.0, 0); add(&s.1, 1); add(&s.2, 2); add(&s.3, 3); add(&s.4, 4); add(&s.5, 5)
             add(&s.6, 6); add(&s.7, 7); add(&s.8, 8); add(&s.9, 9); add(&s.10, 10); add(&s.11, 11)
         }
-        @inline(__always) func put(_ sum: V, _ k: Int) { store(sum, m + (k / pass) * O + 8 * (k % pass)) }
+        @inline(__always) func put(_ sum: V, _ k: Int) { Lanes.store(sum, m + (k / pass) * O + 8 * (k % pass)) }
         put(s.0, 0); put(s.1, 1); put(s.2, 2); put(s.3, 3); put(s.4, 4); put(s.5, 5)
         put(s.6, 6); put(s.7, 7); put(s.8, 8); put(s.9, 9); put(s.10, 10); put(s.11, 11)
     }
@@ -259,7 +255,7 @@ struct Winograd5x5 {
         // y = Aᵀ M A + b for each tile and each 8 outputs.
         for k in 0..<T * vectors {
             let (tile, lanes) = (k / vectors, 8 * (k % vectors))
-            @inline(__always) func at(_ i: Int, _ j: Int) -> V { Self.load(products + (6 * i + j) * positionStride + 8 * k) }
+            @inline(__always) func at(_ i: Int, _ j: Int) -> V { Lanes.load(products + (6 * i + j) * positionStride + 8 * k) }
             // Aᵀ M: rows m₀ + m₁ + m₂ + m₃ + m₄ and m₁ − m₂ + 2(m₃ − m₄) + m₅, column by column.
             var r0 = (V(), V(), V(), V(), V(), V()), r1 = r0
             @inline(__always) func rows(_ j: Int) -> (V, V) {
@@ -268,14 +264,14 @@ struct Winograd5x5 {
             }
             (r0.0, r1.0) = rows(0); (r0.1, r1.1) = rows(1); (r0.2, r1.2) = rows(2)
             (r0.3, r1.3) = rows(3); (r0.4, r1.4) = rows(4); (r0.5, r1.5) = rows(5)
-            let b = Self.load(bias + lanes)
+            let b = Lanes.load(bias + lanes)
             let (a, column) = (tile / tileColumns, 2 * (tile % tileColumns))
             // (Aᵀ M) A: columns r₀ + r₁ + r₂ + r₃ + r₄ and r₁ − r₂ + 2(r₃ − r₄) + r₅.
             @inline(__always) func write(_ r: (V, V, V, V, V, V), row: Int) {
                 guard row < OH else { return }
                 let out = work + (row * OW + column) * O + lanes
-                Self.store(r.0 + r.1 + r.2 + r.3 + r.4 + b, out)
-                if column + 1 < OW { Self.store(r.1 - r.2 + 2 * (r.3 - r.4) + r.5 + b, out + O) }
+                Lanes.store(r.0 + r.1 + r.2 + r.3 + r.4 + b, out)
+                if column + 1 < OW { Lanes.store(r.1 - r.2 + 2 * (r.3 - r.4) + r.5 + b, out + O) }
             }
             write(r0, row: 2 * a)
             write(r1, row: 2 * a + 1)
