@@ -3,6 +3,8 @@
 SWIFT ?= swift
 CONFIG ?= release
 MODEL ?= lenet5
+# The numeric kernels without overflow checks and for this machine's CPU (see Package.swift); 0 builds them portable.
+export DIGITS_FAST ?= 1
 
 .PHONY: help setup build train test bench fuzz clean
 

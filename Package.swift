@@ -18,17 +18,27 @@
 //   DigitsCLI           the `digits` command: parses options, calls Digits
 //   DigitsTestSupport   helpers the test targets share (a Python with given modules, a WebDriver client)
 import PackageDescription
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
-// Release builds: no overflow or bounds checks in the numeric code, whole-module optimisation, and
-// instructions for the CPU that builds them (AVX2/FMA or AVX-512 on x86; digits is built where it runs).
-let unsafeFlagsRelease: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+// Speed settings are opt-in: `DIGITS_FAST=1 swift build -c release` (the Makefile, the README's commands and the
+// benchmark script set it) builds the numeric kernels, DigitsTensor and DigitsNN, without overflow or bounds
+// checks (-Ounchecked) and for the CPU that builds them (-target-cpu native: AVX2/FMA or AVX-512 on x86; such a
+// binary is built where it runs). Without it the package carries no unsafe flags, so another package can depend
+// on digits by version, and it runs on any CPU of its architecture. Either way the modules that parse input
+// (files, pictures, requests, options) keep Swift's checks on.
+let fastKernels = ProcessInfo.processInfo.environment["DIGITS_FAST"] == "1"
+let numericKernelSettings: [SwiftSetting] = fastKernels ? [
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
     .unsafeFlags(["-target-cpu", "native"], .when(platforms: [.linux], configuration: .release)),
-]
+] : []
 
 let package = Package(
     name: "digits",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Digits", targets: ["Digits"]),
         .library(name: "DigitsServer", targets: ["DigitsServer"]),
@@ -66,42 +76,36 @@ let package = Package(
         .target(
             name: "DigitsTensor",
             dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
-            swiftSettings: unsafeFlagsRelease
+            swiftSettings: numericKernelSettings
         ),
         .target(
             name: "DigitsNN",
             dependencies: ["DigitsTensor"],
-            swiftSettings: unsafeFlagsRelease
+            swiftSettings: numericKernelSettings
         ),
         .target(
             name: "DigitsData",
-            dependencies: ["DigitsTensor", "CZlib"],
-            swiftSettings: unsafeFlagsRelease
+            dependencies: ["DigitsTensor", "CZlib"]
         ),
         .target(
             name: "DigitsImaging",
-            dependencies: ["DigitsTensor", "CPNG", "CJPEG", "CDeflate"],
-            swiftSettings: unsafeFlagsRelease
+            dependencies: ["DigitsTensor", "CPNG", "CJPEG", "CDeflate"]
         ),
         .target(
             name: "Digits",
-            dependencies: ["DigitsTensor", "DigitsNN", "DigitsData", "DigitsImaging"],
-            swiftSettings: unsafeFlagsRelease
+            dependencies: ["DigitsTensor", "DigitsNN", "DigitsData", "DigitsImaging"]
         ),
         .target(
             name: "DigitsExport",
-            dependencies: ["Digits"],
-            swiftSettings: unsafeFlagsRelease
+            dependencies: ["Digits"]
         ),
         .target(
             name: "DigitsReport",
-            dependencies: ["Digits"],
-            swiftSettings: unsafeFlagsRelease
+            dependencies: ["Digits"]
         ),
         .target(
             name: "DigitsServer",
-            dependencies: ["Digits", .product(name: "Hummingbird", package: "hummingbird")],
-            swiftSettings: unsafeFlagsRelease
+            dependencies: ["Digits", .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .target(
             name: "DigitsFuzzTargets",
@@ -119,8 +123,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "DigitsBench",
-            dependencies: ["Digits"],
-            swiftSettings: unsafeFlagsRelease
+            dependencies: ["Digits"]
         ),
         .target(name: "DigitsTestSupport", path: "Tests/DigitsTestSupport"),
         .testTarget(name: "DigitsTensorTests", dependencies: ["DigitsTensor"]),

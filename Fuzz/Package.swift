@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // libFuzzer targets for digits' parsers, built apart from the main package with
 // `swift build --sanitize=fuzzer --sanitize=address` (scripts/fuzz does it; `make fuzz` runs each target).
+//   fuzz-architecture  model architectures (as model files hold them) checked, built and run
 //   fuzz-idx           IDX files, raw or gzip, into labelled images
 //   fuzz-image         PNG / JPEG / PGM / PPM decoding, MNIST preprocessing, number segmentation
 //   fuzz-safetensors   safetensors files into models, PyTorch weights and training checkpoints
@@ -14,6 +15,8 @@ let package = Package(
     name: "digits-fuzz",
     dependencies: [.package(name: "digits", path: "..")],
     targets: [
+        .executableTarget(name: "fuzz-architecture", dependencies: [.product(name: "DigitsFuzzTargets", package: "digits")],
+                          path: "Sources/FuzzArchitecture", swiftSettings: fuzzerEntry),
         .executableTarget(name: "fuzz-idx", dependencies: [.product(name: "DigitsFuzzTargets", package: "digits")],
                           path: "Sources/FuzzIDX", swiftSettings: fuzzerEntry),
         .executableTarget(name: "fuzz-image", dependencies: [.product(name: "DigitsFuzzTargets", package: "digits")],

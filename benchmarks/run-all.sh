@@ -17,6 +17,8 @@ done
 scripts/setup
 bash benchmarks/setup-anchors.sh
 benchmarks/.venv/bin/python -c 'import onnxruntime' 2>/dev/null || benchmarks/.venv/bin/pip install -q onnxruntime onnx
+# The speed settings of the numeric kernels (Package.swift); DIGITS_FAST=0 measures the portable build.
+export DIGITS_FAST="${DIGITS_FAST:-1}"
 if [ "$build" = 1 ]; then
     swift build -c release --product digits
     swift build -c release --product digits-bench

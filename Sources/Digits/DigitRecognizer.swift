@@ -68,14 +68,16 @@ public final class DigitRecognizer {
     /// Decodes the picture file at `url` within this recognizer's limits and prepares it as MNIST was
     /// prepared: the 28x28 digit the model will see.
     public func prepare(contentsOf url: URL) throws -> PreparedDigit {
-        try MNISTPreprocessor.prepare(ImageDecoder.decode(Self.readPicture(url), source: url.path, limits: limits,
+        try MNISTPreprocessor.prepare(ImageDecoder.decode(readPicture(url), source: url.path, limits: limits,
                                                           reducingTo: MNISTPreprocessor.workingSize))
     }
 
-    /// The bytes of the picture file at `url`, or an error naming it.
-    static func readPicture(_ url: URL) throws -> [UInt8] {
-        do { return [UInt8](try Data(contentsOf: url)) } catch {
-            throw DigitsError.invalidOption("\(url.path): cannot read the picture: \(error.localizedDescription)")
+    /// The bytes of the picture file at `url` (a regular file of at most `limits.maxEncodedBytes`), or an error naming it.
+    func readPicture(_ url: URL) throws -> [UInt8] {
+        do throws(RegularFileError) {
+            return try RegularFile.read(path: url.path, maxBytes: limits.maxEncodedBytes)
+        } catch {
+            throw DigitsError.invalidOption("cannot read the picture: \(error)")
         }
     }
 
@@ -135,6 +137,6 @@ extension DigitRecognizer {
 
     /// Reads the number on the picture file at `url`.
     public func readNumber(contentsOf url: URL) throws -> NumberReading {
-        try readNumber(encoded: Self.readPicture(url), source: url.path)
+        try readNumber(encoded: readPicture(url), source: url.path)
     }
 }

@@ -21,6 +21,8 @@ public enum DigitsError: Error, CustomStringConvertible, Equatable {
     case trainingStopped(epoch: Int, batch: Int, batches: Int, checkpoint: String?)
     /// A weights file from another framework does not fit the model it is imported into.
     case badImport(path: String, reason: String)
+    /// A network description cannot be built or run: the reason names the layer at fault.
+    case invalidArchitecture(String)
 
     /// What went wrong and what to do, in one message.
     public var description: String {
@@ -49,6 +51,8 @@ public enum DigitsError: Error, CustomStringConvertible, Equatable {
             return place + "; the run so far is saved in \(checkpoint). Continue it with `digits train --resume \(checkpoint)`."
         case .badImport(let path, let reason):
             return "\(path): cannot import: \(reason)."
+        case .invalidArchitecture(let reason):
+            return "the network cannot be built: \(reason)"
         }
     }
 }

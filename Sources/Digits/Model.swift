@@ -66,8 +66,11 @@ public final class Model {
         }
     }
 
-    /// Checks that a dataset's images and classes fit this model.
+    /// Checks that a dataset holds images, and that their size and classes fit this model.
     public func checkCompatible(with data: LabeledImages) throws {
+        guard data.count > 0 else {
+            throw DigitsError.dataMismatch("the dataset holds no images (its IDX files say 0 of them): nothing to train on or measure")
+        }
         guard data.rows * data.columns == inputFeatures else {
             throw DigitsError.dataMismatch("the data has \(data.rows)x\(data.columns) images but model '\(architecture.name)' "
                 + "expects \(inputFeatures) pixels per image")
@@ -183,7 +186,8 @@ extension Model {
 
     /// The summary as a text table with totals.
     public func summaryText() -> String {
-        var s = "model: \(architecture.name), input \(inputShape.map(String.init).joined(separator: "x"))\n"
+        var s = "model: \(architecture.name), input \(inputShape.map(String.init).joined(separator: "x")), "
+            + "\(architecture.encoding.formula) for each pixel byte b\n"
         s += "  #  layer" + String(repeating: " ", count: 29) + "output shape     parameters\n"
         for row in summary() {
             let name = row.layer.padding(toLength: 34, withPad: " ", startingAt: 0)

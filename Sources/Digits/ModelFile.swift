@@ -49,6 +49,12 @@ public struct ModelFile {
         meta["git_revision"] = gitRevision
         meta["model"] = model.architecture.name
         meta["architecture"] = try jsonString(model.architecture)
+        // What a reader in another language must do to a pixel byte b before the first layer: b/255, then
+        // (x − mean) / std when standardised (mean 0 and std 1 otherwise).
+        let (mean, std) = model.architecture.encoding.normalize ? (InputEncoding.mnistMean, InputEncoding.mnistStd) : (0, 1)
+        meta["input_scale"] = "0.00392156862745098"
+        meta["input_mean"] = String(mean)
+        meta["input_std"] = String(std)
         if let options {
             meta["training"] = try jsonString(options)
             meta["seed"] = String(options.seed)
@@ -60,9 +66,23 @@ public struct ModelFile {
         return SafetensorsFile(tensors: tensors, metadata: meta)
     }
 
-    /// SHA-256 (hex) of every tensor's name, shape and float32 values in file order: the checksum
-    /// recorded as `weights_sha256` and verified on load.
+    /// SHA-256 (hex) of every tensor's name, shape and float32 values, the tensors taken in the order of their
+    /// names' UTF-8 bytes: the checksum recorded as `weights_sha256` and verified on load. It does not depend on
+    /// where each tensor lies in the file, so a file re-saved by another tool (Python's `safetensors` writes
+    /// tensors in its own order) still verifies.
     static func weightsDigest(_ tensors: [SafetensorsTensor]) -> String {
+        digest(tensors.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) })
+    }
+
+    /// Whether `recorded` is the checksum of `tensors`: by name order, or, for files written before that, in the
+    /// order the tensors lie in the file.
+    static func digestMatches(_ recorded: String, _ tensors: [SafetensorsTensor]) -> Bool {
+        recorded == weightsDigest(tensors) || recorded == digest(tensors)
+    }
+
+    /// SHA-256 (hex) of each tensor's name (then a zero byte), shape (little-endian UInt64s) and values, in the
+    /// order given.
+    private static func digest(_ tensors: [SafetensorsTensor]) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(tensors.reduce(0) { $0 + 4 * $1.values.count + 64 })
         for t in tensors {
@@ -90,6 +110,11 @@ public struct ModelFile {
         let meta = file.metadata
         let isCheckpoint = meta["format"] == TrainingCheckpoint.formatTag
         guard meta["format"] == formatTag || isCheckpoint else {
+            if meta["format"] == nil, let first = file.tensors.first {
+                throw bad("it holds \(file.tensors.count) tensors (such as '\(first.name)') but no digits metadata: weights from "
+                    + "another tool, such as a PyTorch state_dict. Make a digits model of them with "
+                    + "`digits import \(source) --model NAME --output model.safetensors`")
+            }
             throw bad("its metadata has no \"format\": \"\(formatTag)\" entry (is it a digits model?)")
         }
         // A checkpoint is a model file plus the optimizer's tensors, which the model does not use.
@@ -100,8 +125,13 @@ public struct ModelFile {
         let architecture: Architecture
         do { architecture = try JSONDecoder().decode(Architecture.self, from: Data(archText.utf8)) }
         catch { throw bad("its \"architecture\" entry is not valid: \(error)") }
-        if let recorded = meta["weights_sha256"], recorded != weightsDigest(tensors) {
+        if let recorded = meta["weights_sha256"], !digestMatches(recorded, tensors) {
             throw bad("its weights do not match the checksum recorded when it was written (the file is damaged)")
+        }
+        // A stranger's architecture is checked before anything is built from it.
+        do { try architecture.validate() } catch let error as DigitsError {
+            if case .invalidArchitecture(let reason) = error { throw bad("its architecture cannot be built: \(reason)") }
+            throw error
         }
         let model = Model(architecture: architecture, seed: 0)
         let expected = model.network.parameters + model.network.buffers
@@ -141,7 +171,7 @@ extension ModelFile {
         var s = "model: \(model.architecture.name), \(model.network.parameterCount) parameters\n"
         s += "layers: " + model.architecture.layers.map(\.displayName).joined(separator: " → ") + "\n"
         s += "input: \(model.inputShape.map(String.init).joined(separator: "x"))"
-        s += model.architecture.encoding.normalize ? ", standardised (mean 0.1307, std 0.3081)\n" : ", pixels in [0, 1]\n"
+        s += ", " + model.architecture.encoding.formula + " for each pixel byte b\n"
         if let o = options {
             s += "trained: \(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate), "
                 + "schedule \(o.schedule), l2 \(o.l2), loss \(o.loss.rawValue), shuffle \(o.shuffle ? "on" : "off"), seed \(o.seed)\n"

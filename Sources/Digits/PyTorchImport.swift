@@ -25,6 +25,7 @@ public enum PyTorchImport {
     /// `source` names the file in errors (`DigitsError.badImport`, naming the tensor that does not fit).
     public static func model(architecture: Architecture, weights file: SafetensorsFile, source: String) throws -> Model {
         func bad(_ reason: String) -> DigitsError { .badImport(path: source, reason: reason) }
+        try architecture.validate()
         let model = Model(architecture: architecture, seed: 0)
         let modules = try Self.modules(of: file, bad: bad)
         var layersByKind: [ModuleKind: [(index: Int, layer: Layer)]] = [:]
@@ -41,15 +42,23 @@ public enum PyTorchImport {
             let ours = layersByKind[kind] ?? [], theirs = modules.filter { $0.kind == kind }
             guard ours.count == theirs.count else {
                 let names = theirs.isEmpty ? "" : " (" + theirs.map { $0.name.isEmpty ? "<top>" : $0.name }.joined(separator: ", ") + ")"
-                throw bad("it holds \(theirs.count) \(kind.rawValue) modules\(names) but '\(architecture.name)' has \(ours.count) "
-                    + "\(kind.layerName) layers")
+                throw bad("it holds \(counted(theirs.count, "\(kind.rawValue) module"))\(names) but '\(architecture.name)' has "
+                    + counted(ours.count, "\(kind.layerName) layer"))
             }
             for (layer, module) in zip(ours, theirs) {
                 let what = "layer \(layer.index), \(architecture.layers[layer.index].displayName),"
                 func values(_ role: String, _ shape: [Int], _ layout: String) throws -> [Float]? {
                     guard let t = module.tensors[role] else { return nil }
                     guard t.shape == shape else {
-                        throw bad("tensor '\(t.name)' has shape \(t.shape) but \(what) needs \(shape) (\(layout))")
+                        var hint = ""
+                        // A one-hidden-layer recipe whose width differs: the file's first linear weight says the width.
+                        if layer.layer is Dense, t.shape.count == 2, (try? Recipe.named(architecture.name)) != nil,
+                           let first = modules.first(where: { $0.kind == .linear })?.tensors["weight"], first.shape.count == 2,
+                           first.shape[1] == architecture.inputShape.reduce(1, *), t.name == first.name, first.shape[0] != shape[0],
+                           architecture.layers.filter({ if case .dense = $0 { true } else { false } }).count == 2 {
+                            hint = "; its hidden layer has \(first.shape[0]) units: import with --hidden \(first.shape[0])"
+                        }
+                        throw bad("tensor '\(t.name)' has shape \(t.shape) but \(what) needs \(shape) (\(layout))\(hint)")
                     }
                     guard t.values.allSatisfy(\.isFinite) else { throw bad("tensor '\(t.name)' holds NaN or infinite values") }
                     return t.values
@@ -90,12 +99,19 @@ public enum PyTorchImport {
     public static func modelFile(contentsOf url: URL, architecture: Architecture) throws -> ModelFile {
         let bytes = try SafetensorsFile.readAll(url)
         let file = try SafetensorsFile.decode(bytes, source: url.path, dtypes: .convertToFloat32)
+        if let format = file.metadata["format"], format == ModelFile.formatTag || format == TrainingCheckpoint.formatTag {
+            throw DigitsError.badImport(path: url.path, reason: "it already is a digits \(format == ModelFile.formatTag ? "model" : "checkpoint") "
+                + "file; use it as it is (digits evaluate, predict, serve), no import needed")
+        }
         var result = ModelFile(model: try model(architecture: architecture, weights: file, source: url.path), options: nil, history: [])
         result.metadata["imported_from"] = url.lastPathComponent
         result.metadata["imported_sha256"] = SHA256.hexDigest(bytes)
         result.metadata["imported_layout"] = "pytorch"
         return result
     }
+
+    /// "1 dense layer", "3 dense layers".
+    static func counted(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
     /// The kinds of PyTorch module that hold parameters.
     enum ModuleKind: String, CaseIterable {

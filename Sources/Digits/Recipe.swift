@@ -97,6 +97,33 @@ public struct Architecture: Codable, Equatable, Sendable {
 
     /// The shape of one input sample for 28x28 pictures: [784] flat, or [1, 28, 28] as an image.
     public var inputShape: [Int] { encoding.layout == .flat ? [784] : [1, 28, 28] }
+
+    /// The most classes a model may have: 1,024 (an IDX label is one byte, so 256 would do for any dataset).
+    public static let maxClasses = 1024
+
+    /// Checks that this architecture can be built and run before anything is built from it: every layer's
+    /// numbers in range, the shapes chained from `inputShape` to a flat output of 2 to `maxClasses` classes,
+    /// the parameters and activations bounded (`LayerChainLimits`). Returns each layer's output shape for one
+    /// sample. Model files, checkpoints, imports and `--hidden` all pass through here.
+    /// - Throws: `DigitsError.invalidArchitecture` naming the layer at fault.
+    @discardableResult
+    public func validate(limits: LayerChainLimits = .default) throws -> [[Int]] {
+        guard !layers.isEmpty else { throw DigitsError.invalidArchitecture("it has no layers") }
+        let shapes: [[Int]]
+        do throws(LayerChainError) {
+            shapes = try LayerChain.check(layers, inputShape: inputShape, limits: limits)
+        } catch {
+            throw DigitsError.invalidArchitecture(error.description)
+        }
+        let output = shapes.last ?? inputShape
+        guard output.count == 1 else {
+            throw DigitsError.invalidArchitecture("its last layer gives \(output), not a flat list of class scores")
+        }
+        guard (2...Self.maxClasses).contains(output[0]) else {
+            throw DigitsError.invalidArchitecture("its last layer gives \(output[0]) class scores; a classifier needs 2 to \(Self.maxClasses)")
+        }
+        return shapes
+    }
 }
 
 /// How a model is trained: every choice that, with the seed, fixes the result.
@@ -177,10 +204,19 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         averageDecay = try c.decodeIfPresent(Float.self, forKey: .averageDecay)
     }
 
+    /// The most epochs a run may ask for (100,000).
+    public static let maxEpochs = 100_000
+    /// The largest batch a run may ask for (65,536 samples; one batch of 28×28 images is then 205 MB).
+    public static let maxBatchSize = 65_536
+
     /// Checks that the options make sense; throws a message naming the bad option.
     public func validate() throws {
-        guard epochs >= 1 else { throw DigitsError.invalidOption("--epochs must be at least 1 (got \(epochs))") }
-        guard batchSize >= 1 else { throw DigitsError.invalidOption("--batch-size must be at least 1 (got \(batchSize))") }
+        guard (1...Self.maxEpochs).contains(epochs) else {
+            throw DigitsError.invalidOption("--epochs must be in 1...\(Self.maxEpochs) (got \(epochs))")
+        }
+        guard (1...Self.maxBatchSize).contains(batchSize) else {
+            throw DigitsError.invalidOption("--batch-size must be in 1...\(Self.maxBatchSize) (got \(batchSize))")
+        }
         guard learningRate.isFinite, learningRate > 0 else {
             throw DigitsError.invalidOption("--lr must be a positive number (got \(learningRate))")
         }
@@ -241,9 +277,12 @@ public struct Recipe: Sendable {
     }
 
     /// The same recipe with `units` in its hidden layer (the first dense layer's outputs and the next one's inputs).
-    /// Throws for a model without a hidden layer or a count below 1.
+    /// Throws for a model without a hidden layer or a count outside 1...`LayerChainLimits.default.maxDimension`.
     public func withHiddenUnits(_ units: Int) throws -> Recipe {
-        guard units >= 1 else { throw DigitsError.invalidOption("--hidden must be at least 1 (got \(units))") }
+        let most = LayerChainLimits.default.maxDimension
+        guard (1...most).contains(units) else {
+            throw DigitsError.invalidOption("--hidden must be in 1...\(most) (got \(units))")
+        }
         let denseIndices = architecture.layers.indices.filter {
             if case .dense = architecture.layers[$0] { return true } else { return false }
         }

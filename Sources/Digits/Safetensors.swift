@@ -48,8 +48,10 @@ public struct SafetensorsFile: Equatable, Sendable {
     /// The `__metadata__` entries; empty means the header has no `__metadata__` key.
     public var metadata: [String: String]
 
-    /// The largest header length accepted when decoding (100 MB), so a corrupt prefix cannot trigger a huge allocation.
-    public static let maxHeaderLength = 100_000_000
+    /// The largest header length accepted when decoding: 1 MiB. A digits model's header is a few kilobytes and a
+    /// thousand-tensor PyTorch file's about 100 KB, while parsing JSON costs tens of bytes of memory and about a
+    /// microsecond per header byte of small entries, so a hostile header costs at most a fraction of a second.
+    public static let maxHeaderLength = 1 << 20
 
     /// The header key reserved for metadata; no tensor may use it as its name.
     static let metadataKey = "__metadata__"
@@ -100,12 +102,18 @@ public struct SafetensorsFile: Equatable, Sendable {
         try decode(readAll(url), source: url.path, dtypes: dtypes)
     }
 
-    /// The bytes of the file at `url`, or `SafetensorsError.io` naming what failed.
+    /// The largest safetensors file read (2 GiB; digits' largest model is a few megabytes).
+    public static let maxFileBytes = 1 << 31
+
+    /// The bytes of the regular file at `url` (at most `maxFileBytes`), or `SafetensorsError.io` naming what failed.
     static func readAll(_ url: URL) throws -> [UInt8] {
-        do {
-            return try readBytes(path: url.path)
-        } catch let error as AtomicFileError {
-            throw SafetensorsError.io(source: url.path, operation: error.operation, reason: error.message)
+        do throws(RegularFileError) {
+            return try RegularFile.read(path: url.path, maxBytes: maxFileBytes)
+        } catch {
+            if case .cannotRead(_, let operation, let reason) = error {
+                throw SafetensorsError.io(source: url.path, operation: operation, reason: reason)
+            }
+            throw SafetensorsError.io(source: url.path, operation: "read", reason: error.reason)
         }
     }
 }
@@ -125,6 +133,8 @@ public enum SafetensorsDtypePolicy: Sendable {
 /// Each case carries `source`, the file (or `<in-memory safetensors>`) concerned, and its `description`
 /// says what is wrong in words.
 public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
+    /// The file is another format that is often mistaken for safetensors (a `torch.save` checkpoint, a pickle).
+    case otherFormat(source: String, format: String, remedy: String)
     /// The file is shorter than the 8-byte header-length prefix.
     case fileTooShort(source: String, byteCount: Int)
     /// The header-length prefix claims more bytes than `maxHeaderLength` allows.
@@ -159,7 +169,7 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
     /// The file (or `<in-memory safetensors>`) the error concerns.
     public var source: String {
         switch self {
-        case .fileTooShort(let source, _), .headerTooLarge(let source, _, _),
+        case .otherFormat(let source, _, _), .fileTooShort(let source, _), .headerTooLarge(let source, _, _),
              .headerLengthExceedsFile(let source, _, _), .headerNotUTF8(let source),
              .invalidHeaderJSON(let source, _), .invalidTensorEntry(let source, _, _),
              .unsupportedDtype(let source, _, _), .invalidTensorName(let source, _, _),
@@ -176,6 +186,8 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .fileTooShort(let source, let byteCount):
             return "\(source): not a safetensors file: \(byteCount) bytes, fewer than the 8-byte header length prefix"
+        case .otherFormat(let source, let format, let remedy):
+            return "\(source): not a safetensors file but \(format). \(remedy)"
         case .headerTooLarge(let source, let claimed, let limit):
             return "\(source): safetensors header length \(claimed) exceeds the \(limit)-byte limit (corrupt file?)"
         case .headerLengthExceedsFile(let source, let claimed, let available):
@@ -397,6 +409,16 @@ private struct SafetensorsDecoder {
     let policy: SafetensorsDtypePolicy
 
     func decode() throws -> SafetensorsFile {
+        let resave = "Save the weights as safetensors in Python: "
+            + "safetensors.torch.save_file(model.state_dict(), \"weights.safetensors\"), then `digits import weights.safetensors --model NAME`."
+        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            throw SafetensorsError.otherFormat(source: source, format: "a zip archive, as torch.save writes (pickled PyTorch objects)", remedy: resave)
+        }
+        // A pickle starts with PROTO (0x80) and its version; a safetensors file may too (a 640-byte header), but
+        // then its header begins with "{" at byte 8.
+        if bytes.count >= 2, bytes[0] == 0x80, (2...5).contains(bytes[1]), !(bytes.count > 8 && bytes[8] == UInt8(ascii: "{")) {
+            throw SafetensorsError.otherFormat(source: source, format: "a Python pickle, as torch.save and pickle.dump write", remedy: resave)
+        }
         guard bytes.count >= 8 else {
             throw SafetensorsError.fileTooShort(source: source, byteCount: bytes.count)
         }
@@ -821,55 +843,9 @@ public enum AtomicFile {
     }
 }
 
-extension SafetensorsFile {
-    /// Reads the whole file at `path`, throwing `AtomicFileError` on failure.
-    static func readBytes(path: String) throws -> [UInt8] {
-        let descriptor = systemOpen(path, O_RDONLY | O_CLOEXEC, 0)
-        guard descriptor >= 0 else {
-            throw AtomicFileError(path: path, operation: "open", code: errno)
-        }
-        defer { _ = systemClose(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else {
-            throw AtomicFileError(path: path, operation: "stat", code: errno)
-        }
-        // Read the size fstat reports straight into the result, then keep going in case the file grew
-        // (or reports no size, like a pipe) until read() says end of file.
-        let expected = max(Int(status.st_size), 0)
-        var result = try [UInt8](unsafeUninitializedCapacity: expected) { buffer, initialized in
-            guard let base = buffer.baseAddress else { return }
-            while initialized < expected {
-                let count = systemRead(descriptor, base + initialized, expected - initialized)
-                if count < 0 {
-                    let code = errno
-                    if code == EINTR { continue }
-                    throw AtomicFileError(path: path, operation: "read", code: code)
-                }
-                if count == 0 { break }
-                initialized += count
-            }
-        }
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return 0 }
-                return systemRead(descriptor, base, raw.count)
-            }
-            if count < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                throw AtomicFileError(path: path, operation: "read", code: code)
-            }
-            if count == 0 { return result }
-            result.append(contentsOf: chunk[0..<count])
-        }
-    }
-}
-
 // Thin wrappers so the system calls are not shadowed by `AtomicFile.write` and friends.
 private func systemOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { open(path, flags, mode) }
 private func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { write(descriptor, buffer, count) }
-private func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int { read(descriptor, buffer, count) }
 private func systemFsync(_ descriptor: Int32) -> Int32 { fsync(descriptor) }
 private func systemClose(_ descriptor: Int32) -> Int32 { close(descriptor) }
 private func systemRename(_ from: String, _ to: String) -> Int32 { rename(from, to) }

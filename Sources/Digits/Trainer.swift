@@ -98,6 +98,7 @@ public final class Trainer {
     /// A trainer for a fresh model of `architecture`, initialised from `options.seed`.
     public init(architecture: Architecture, options: TrainingOptions, dataHashes: [String: String] = [:]) throws {
         try options.validate()
+        try architecture.validate()
         let model = Model(architecture: architecture, seed: options.seed)
         self.model = model
         self.options = options

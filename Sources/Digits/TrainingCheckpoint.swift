@@ -109,7 +109,7 @@ public struct TrainingCheckpoint {
         }
 
         let extra = file.tensors.filter { $0.name.hasPrefix(optimizerPrefix) || $0.name.hasPrefix(averagePrefix) }
-        if let recorded = meta["optimizer_sha256"], recorded != ModelFile.weightsDigest(extra) {
+        if let recorded = meta["optimizer_sha256"], !ModelFile.digestMatches(recorded, extra) {
             throw bad("its optimizer tensors do not match the checksum recorded when it was written (the file is damaged)")
         }
         let parameters = modelFile.model.network.parameters

@@ -13,9 +13,18 @@ struct ExportCommand: ParsableCommand {
     var modelFile: String
     @Option(name: .long, help: "Where to write the ONNX model.")
     var onnx: String
+    @Option(name: .long, help: "'none' exports the model reading each picture once, for a model whose recipe reads several views (best).")
+    var tta: String?
+
+    func validate() throws {
+        if let tta, tta != "none" {
+            throw ValidationError("--tta must be 'none' for export: an ONNX graph reads each picture once (got '\(tta)')")
+        }
+    }
 
     func run() throws {
         let file = try ModelFile.read(contentsOf: URL(fileURLWithPath: modelFile))
+        if tta == "none" { file.model.read(in: nil) }
         let url = URL(fileURLWithPath: onnx)
         try checkWritable(url)
         try ONNXExporter.write(file.model, to: url)

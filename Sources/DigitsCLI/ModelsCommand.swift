@@ -13,7 +13,7 @@ struct ModelsCommand: ParsableCommand {
             let r = try Recipe.named(name)
             let layers = r.architecture.layers.map(\.displayName).joined(separator: " → ")
             let o = r.options
-            print("\(name)\n  layers: \(layers)\n  recipe: \(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate), loss \(o.loss.rawValue)\(o.l2 > 0 ? ", L2 \(o.l2)" : "")")
+            print("\(name)\n  layers: \(layers)\n  input: \(r.architecture.encoding.formula)\n  recipe: \(o.epochs) epochs, batch \(o.batchSize), \(o.optimizer.rawValue) lr \(o.learningRate), loss \(o.loss.rawValue)\(o.l2 > 0 ? ", L2 \(o.l2)" : "")")
         }
     }
 }

@@ -26,7 +26,7 @@ struct ReportCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        if gallery < 0 { throw ValidationError("--gallery must be 0 or more") }
+        if !(0...10_000).contains(gallery) { throw ValidationError("--gallery must be 0 to 10000 (got \(gallery))") }
     }
 
     func run() throws {

@@ -28,6 +28,11 @@ public struct InputEncoding: Codable, Equatable, Sendable {
         self.layout = layout
     }
 
+    /// How a pixel byte b becomes an input, in words: `x = b/255` or `x = (b/255 − 0.1307) / 0.3081 (standardised)`.
+    public var formula: String {
+        normalize ? "x = (b/255 − \(Self.mnistMean)) / \(Self.mnistStd) (standardised)" : "x = b/255"
+    }
+
     /// The value each byte 0...255 becomes: b/255, then (· − mean)/std when normalising (`Kernels.levels`).
     public var table: [Float] {
         let bytes = (0...255).map { UInt8($0) }

@@ -62,6 +62,18 @@ public enum Gzip {
         return try result.get()
     }
 
+    /// The first `count` bytes the gzip stream inflates to (fewer if it holds fewer), inflating no further: enough
+    /// to read a header and learn how large the whole should be before inflating the rest.
+    public static func decompressPrefix(_ bytes: [UInt8], source: String, count: Int) throws(GzipError) -> [UInt8] {
+        guard isCompressed(bytes) else {
+            throw .notGzip(source: source, firstBytes: Array(bytes.prefix(8)))
+        }
+        let result: Result<[UInt8], GzipError> = bytes.withUnsafeBufferPointer { input in
+            inflateAll(input, source: source, limit: max(0, count), sizeHint: count, stopAtLimit: true)
+        }
+        return try result.get()
+    }
+
     /// The ISIZE field of the last member (the uncompressed size modulo 2^32), used only as a capacity hint.
     static func trailerSize(_ bytes: [UInt8]) -> Int {
         guard bytes.count >= 18 else { return 0 }
@@ -70,8 +82,10 @@ public enum Gzip {
     }
 
     /// The inflate loop proper, over pinned input.
+    /// With `stopAtLimit`, reaching `limit` bytes ends the inflation with what was inflated so far (a prefix)
+    /// instead of failing.
     private static func inflateAll(_ input: UnsafeBufferPointer<UInt8>, source: String, limit: Int,
-                                   sizeHint: Int) -> Result<[UInt8], GzipError> {
+                                   sizeHint: Int, stopAtLimit: Bool = false) -> Result<[UInt8], GzipError> {
         guard let inputBase = input.baseAddress else {
             return .failure(.notGzip(source: source, firstBytes: []))
         }
@@ -116,9 +130,12 @@ public enum Gzip {
                 let produced = room - Int(stream.avail_out)
                 if produced > 0 {
                     if output.count + produced > limit {
-                        return .failure(.tooLarge(source: source, limit: limit))
+                        guard stopAtLimit else { return .failure(.tooLarge(source: source, limit: limit)) }
+                        output.append(contentsOf: UnsafeBufferPointer(start: outBase, count: limit - output.count))
+                        return .success(output)
                     }
                     output.append(contentsOf: UnsafeBufferPointer(start: outBase, count: produced))
+                    if stopAtLimit && output.count == limit { return .success(output) }
                 }
                 switch code {
                 case Z_OK:

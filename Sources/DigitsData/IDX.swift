@@ -147,12 +147,57 @@ public struct IDXFile: Sendable, Equatable {
     static func load(_ url: URL, maxBytes: Int) throws(IDXError) -> (bytes: [UInt8], compressed: Bool) {
         let path = url.path
         let raw = try readFile(path: path, maxBytes: maxBytes)
+        return try inflatedIfCompressed(raw, source: path, maxBytes: maxBytes)
+    }
+
+    /// `raw` inflated if it is gzip (and whether it was), no further than the IDX header at its start says the
+    /// file holds, nor past `maxBytes`; `raw` itself when it is not gzip.
+    public static func inflatedIfCompressed(_ raw: [UInt8], source path: String,
+                                            maxBytes: Int = defaultMaxBytes) throws(IDXError) -> (bytes: [UInt8], compressed: Bool) {
         guard Gzip.isCompressed(raw) else { return (raw, false) }
+        // Inflate the header first: a file that is not IDX stops here, and an IDX file is inflated no further
+        // than its header says it holds (plus one byte, to tell a longer stream), so a gzip bomb in place of a
+        // dataset costs what its header claims at most, never the whole bomb.
+        let head: [UInt8]
         do throws(GzipError) {
-            return (try Gzip.decompress(raw, source: path, limit: maxBytes), true)
+            head = try Gzip.decompressPrefix(raw, source: path, count: maxHeaderSize)
         } catch {
             throw .gzip(error)
         }
+        var limit = maxBytes
+        if let declared = try declaredFileSize(head, source: path) { limit = min(limit, declared) }
+        do throws(GzipError) {
+            return (try Gzip.decompress(raw, source: path, limit: limit), true)
+        } catch {
+            throw .gzip(error)
+        }
+    }
+
+    /// The largest IDX header: the magic and four dimensions.
+    static let maxHeaderSize = 4 + 4 * 4
+
+    /// The size of the whole file the IDX header at the start of `head` describes (header plus data), nil when
+    /// `head` is too short to hold a header; throws when `head` is not the start of an IDX file.
+    static func declaredFileSize(_ head: [UInt8], source: String) throws(IDXError) -> Int? {
+        guard head.count >= 4 else { return nil }
+        guard head[0] == 0, head[1] == 0 else { throw .badMagic(source: source, firstBytes: Array(head.prefix(4))) }
+        guard let type = IDXElementType(rawValue: head[2]) else { throw .unknownElementType(source: source, typeByte: head[2]) }
+        let rank = Int(head[3])
+        guard (1...4).contains(rank) else { throw .badRank(source: source, rank: rank) }
+        let headerSize = 4 + 4 * rank
+        guard head.count >= headerSize else { return nil }
+        var size = type.size
+        var dimensions: [Int] = []
+        for i in 0..<rank {
+            let o = 4 + 4 * i
+            let d = Int(head[o]) << 24 | Int(head[o + 1]) << 16 | Int(head[o + 2]) << 8 | Int(head[o + 3])
+            dimensions.append(d)
+            let (product, overflow) = size.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw .sizeOverflow(source: source, dimensions: dimensions) }
+            size = product
+        }
+        let (total, overflow) = size.addingReportingOverflow(headerSize)
+        return overflow ? nil : total
     }
 
     /// Parses the bytes read from `url`. A file named ".gz" that was not gzip and does not parse as IDX either is
@@ -235,42 +280,19 @@ public struct IDXFile: Sendable, Equatable {
 
     /// Reads a whole regular file, refusing one larger than `maxBytes` before reading it.
     static func readFile(path: String, maxBytes: Int) throws(IDXError) -> [UInt8] {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw .cannotRead(path: path, reason: systemError(errno)) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .cannotRead(path: path, reason: systemError(errno)) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw .cannotRead(path: path, reason: (info.st_mode & S_IFMT) == S_IFDIR ? "it is a directory" : "not a regular file")
-        }
-        let size = Int(info.st_size)
-        guard size <= maxBytes else { throw .fileTooLarge(path: path, size: size, limit: maxBytes) }
-        var failure: Int32 = 0
-        var readCount = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-            while readCount < size, let base = buffer.baseAddress {
-                let n = posixRead(fd, base + readCount, size - readCount)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    break
-                }
-                if n == 0 { break }  // the file shrank while being read
-                readCount += n
+        do throws(RegularFileError) {
+            return try RegularFile.read(path: path, maxBytes: maxBytes)
+        } catch {
+            switch error {
+            case let .tooLarge(path, size, limit): throw .fileTooLarge(path: path, size: size, limit: limit)
+            case let .cannotRead(path, _, reason): throw .cannotRead(path: path, reason: reason)
+            case let .notARegularFile(path, kind):
+                throw .cannotRead(path: path, reason: kind == "a directory" ? "it is a directory" : "not a regular file: \(kind)")
+            case let .changedWhileReading(path, expected, read):
+                throw .cannotRead(path: path, reason: "the file changed while being read (\(read) of \(expected) bytes)")
             }
-            initialized = readCount
         }
-        if failure != 0 { throw .cannotRead(path: path, reason: systemError(failure)) }
-        if readCount != size {
-            throw .cannotRead(path: path, reason: "the file changed while being read (\(readCount) of \(size) bytes)")
-        }
-        return bytes
     }
-}
-
-/// POSIX `read(2)`, named apart from `IDXFile.read`.
-private func posixRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
-    read(fd, buffer, count)
 }
 
 /// The system's text for an errno value.

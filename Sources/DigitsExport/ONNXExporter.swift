@@ -13,6 +13,8 @@ public enum ONNXExportError: Error, CustomStringConvertible, Equatable {
     case unsupportedLayer(index: Int, layer: String)
     /// The network's output is not one score per class ([N, classes]).
     case unsupportedOutputShape([Int])
+    /// The model reads each picture in several views (test-time augmentation), which the graph does not hold.
+    case testTimeAugmentation(views: Int)
 
     public var description: String {
         switch self {
@@ -22,6 +24,10 @@ public enum ONNXExportError: Error, CustomStringConvertible, Equatable {
         case .unsupportedOutputShape(let shape):
             return "cannot export to ONNX: the network's output per sample has shape \(shape), not [classes]. "
                 + "End the network with Flatten and Dense."
+        case .testTimeAugmentation(let views):
+            return "cannot export to ONNX as it is: the model reads each picture in \(views) views (test-time augmentation) "
+                + "and averages them, while the ONNX graph reads one; its scores would differ from digits'. "
+                + "Export the single view with --tta none (the model then scores as `digits evaluate --tta none` says)."
         }
     }
 }
@@ -55,8 +61,12 @@ public enum ONNXExporter {
     /// The graph output's name.
     public static let outputName = "probabilities"
 
-    /// The ONNX file's bytes for `model`; throws `ONNXExportError` for a layer it cannot express.
+    /// The ONNX file's bytes for `model`; throws `ONNXExportError` for a layer it cannot express, or for a model
+    /// that reads pictures in several views (make it read one with `model.read(in: nil)` first).
     public static func export(_ model: Model) throws -> [UInt8] {
+        if let views = model.architecture.testTimeAugmentation?.views {
+            throw ONNXExportError.testTimeAugmentation(views: views.count)
+        }
         var graph = GraphBuilder(input: inputName)
         try graph.addInputEncoding(model.architecture.encoding)
         var shape = [1] + model.inputShape                                  // batched shape entering each layer

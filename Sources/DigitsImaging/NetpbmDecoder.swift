@@ -22,21 +22,28 @@ enum NetpbmDecoder {
             throw ImageError.corrupt(source: source, format: format, detail: "maxval \(maxval) is outside 1...65535")
         }
         let samples = width * height * channels
-        var values = [Float](repeating: 0, count: samples)
         let scale = 1 / Float(maxval)
-
+        // The header's size is only a claim: nothing is allocated from it until the file is known to hold that
+        // many samples (binary: the exact byte count; ASCII: at least a digit and a separator per sample).
+        let bytesPerSample = maxval < 256 ? 1 : 2
+        let start = reader.position + 1
         if binary {
             // Exactly one whitespace byte separates maxval from the data.
             guard reader.position < bytes.count, TokenReader.isSpace(bytes[reader.position]) else {
                 throw ImageError.truncated(source: source, format: format, detail: "no pixel data after the header")
             }
-            let start = reader.position + 1
-            let bytesPerSample = maxval < 256 ? 1 : 2
             let needed = samples * bytesPerSample
             guard bytes.count - start >= needed else {
                 throw ImageError.truncated(source: source, format: format,
                                            detail: "\(bytes.count - start) bytes of pixel data, \(width)x\(height) needs \(needed)")
             }
+        } else if bytes.count - reader.position < 2 * samples - 1 {
+            throw ImageError.truncated(source: source, format: format,
+                                       detail: "\(bytes.count - reader.position) bytes after the header cannot hold the \(samples) samples of \(width)x\(height)")
+        }
+        var values = [Float](repeating: 0, count: samples)
+
+        if binary {
             for i in 0..<samples {
                 let v = bytesPerSample == 1
                     ? Int(bytes[start + i])

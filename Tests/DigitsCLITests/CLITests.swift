@@ -157,6 +157,41 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(partial.err.contains("give all four"), partial.err)
     }
 
+    func testHostileFilesAndOutOfRangeOptionsAreRefusedWithoutASignal() throws {
+        // Devices and folders are not read (`/dev/zero` would be read until memory ran out).
+        for arguments in [["info", "/dev/zero"], ["info", directory.path], ["predict", "/dev/zero", "/dev/zero"]] {
+            let r = try digits(arguments)
+            XCTAssertEqual(r.status, 1, "\(arguments): \(r.err)")
+            XCTAssertTrue(r.err.contains("not a regular file"), r.err)
+        }
+        // A model file whose architecture cannot be built (a max-pool of stride 0) is refused naming the layer.
+        let crafted = directory.appendingPathComponent("pool0.safetensors")
+        let architecture = #"{"name":"x","layers":[{"maxPool2d":{"kernel":2,"stride":0}},{"flatten":{}}],"output":"scores","encoding":{"layout":"image","normalize":false},"initializer":{"normal":{"std":0.001}}}"#
+        var header = [UInt8](try JSONSerialization.data(withJSONObject: ["__metadata__": ["format": "digits-model", "architecture": architecture]]))
+        while header.count % 8 != 0 { header.append(0x20) }
+        let length = (0..<8).map { UInt8(truncatingIfNeeded: header.count >> (8 * $0)) }
+        try Data(length + header).write(to: crafted)
+        for arguments in [["info", crafted.path], ["summary", crafted.path], ["evaluate", crafted.path, "--data", dataDirectory]] {
+            let r = try digits(arguments)
+            XCTAssertEqual(r.status, 1, "\(arguments): \(r.err)")
+            XCTAssertTrue(r.err.contains("layer 0 (MaxPool2D(2×2, stride 0)): the stride is 0"), "\(arguments): \(r.err)")
+        }
+        // Options outside their range: a message naming the option, never an abort.
+        let cases: [([String], String)] = [
+            (["train", "--model", "mlp", "--hidden", "100000000"], "--hidden must be in 1...65536"),
+            (["train", "--model", "mlp", "--batch-size", "100000000"], "--batch-size must be in 1...65536"),
+            (["train", "--model", "mlp", "--epochs", "1000000000"], "--epochs must be in 1...100000"),
+            (["train", "--model", "mlp", "--threads", "100000"], "--threads must be 1 to 256"),
+            (["report", crafted.path, "--gallery", "100000000"], "--gallery must be 0 to 10000"),
+        ]
+        for (arguments, message) in cases {
+            let r = try digits(arguments + ["--data", dataDirectory])
+            XCTAssertNotEqual(r.status, 0, "\(arguments)")
+            XCTAssertLessThan(r.status, 128, "\(arguments) ended by a signal")
+            XCTAssertTrue(r.err.contains(message), "\(arguments): \(r.err)")
+        }
+    }
+
     func testBenchmarkRejectsBadArgumentsClearly() throws {
         let unknown = try digits(["layers", "resnet"], program: "digits-bench", environment: ["DIGITS_DATA": dataDirectory])
         XCTAssertEqual(unknown.status, 1)

@@ -215,7 +215,10 @@ final class IDXTests: XCTestCase {
 
     func testGzipBombStopsAtLimit() throws {
         let dir = try makeTemporaryDirectory(self)
-        let bomb = gzipCompress([UInt8](repeating: 0, count: 16 << 20), level: 9)
+        // A header that declares 2^24 one-byte values, then that many zeros: within the header's word, refused
+        // only by the caller's limit, which the inflation never passes.
+        let header: [UInt8] = [0, 0, 0x08, 1, 1, 0, 0, 0]
+        let bomb = gzipCompress(header + [UInt8](repeating: 0, count: 16 << 20), level: 9)
         XCTAssertLessThan(bomb.count, 100_000)
         let url = try write(bomb, to: "bomb.gz", in: dir)
         XCTAssertEqual(thrownError(IDXError.self) { _ = try IDXFile.read(contentsOf: url, maxBytes: 1 << 20) },
@@ -225,6 +228,42 @@ final class IDXTests: XCTestCase {
         XCTAssertEqual(try Gzip.decompress(exact, source: "e", limit: 1000).count, 1000)
         XCTAssertEqual(thrownError(GzipError.self) { _ = try Gzip.decompress(exact, source: "e", limit: 999) },
                        .tooLarge(source: "e", limit: 999))
+    }
+
+    func testGzipIsInflatedNoFurtherThanItsIDXHeaderSays() throws {
+        let dir = try makeTemporaryDirectory(self)
+        // Not IDX at all (zeros give element type 0): refused after inflating the header, not the 64 MB behind it.
+        let zeros = try write(gzipCompress([UInt8](repeating: 0, count: 64 << 20), level: 9), to: "zeros.gz", in: dir)
+        XCTAssertEqual(thrownError(IDXError.self) { _ = try IDXFile.read(contentsOf: zeros) },
+                       .unknownElementType(source: zeros.path, typeByte: 0))
+        // A header declaring 10 values followed by 64 MB: stops one byte past the 18 the header accounts for.
+        let header: [UInt8] = [0, 0, 0x08, 1, 0, 0, 0, 10]
+        let long = try write(gzipCompress(header + [UInt8](repeating: 7, count: 64 << 20), level: 9), to: "long.gz", in: dir)
+        XCTAssertEqual(thrownError(IDXError.self) { _ = try IDXFile.read(contentsOf: long) },
+                       .gzip(.tooLarge(source: long.path, limit: 18)))
+        // The header's own size inflates whole and parses.
+        let fine = try write(gzipCompress(header + [UInt8](repeating: 7, count: 10)), to: "fine.gz", in: dir)
+        XCTAssertEqual(try IDXFile.read(contentsOf: fine).payload, [UInt8](repeating: 7, count: 10))
+        // The prefix reader stops where asked, and returns less for a shorter stream.
+        let compressed = gzipCompress(Array(0..<100))
+        XCTAssertEqual(try Gzip.decompressPrefix(compressed, source: "p", count: 20), Array(0..<20))
+        XCTAssertEqual(try Gzip.decompressPrefix(gzipCompress([1, 2]), source: "p", count: 20), [1, 2])
+    }
+
+    func testOnlyRegularFilesAreRead() throws {
+        let dir = try makeTemporaryDirectory(self)
+        // A device that never ends is refused before a byte is read.
+        XCTAssertEqual(thrownError(RegularFileError.self) { _ = try RegularFile.read(path: "/dev/zero", maxBytes: 1 << 20) },
+                       .notARegularFile(path: "/dev/zero", kind: "a character device"))
+        XCTAssertEqual(thrownError(RegularFileError.self) { _ = try RegularFile.read(path: dir.path, maxBytes: 1 << 20) },
+                       .notARegularFile(path: dir.path, kind: "a directory"))
+        let url = try write([1, 2, 3], to: "three", in: dir)
+        XCTAssertEqual(try RegularFile.read(path: url.path, maxBytes: 3), [1, 2, 3])
+        XCTAssertEqual(thrownError(RegularFileError.self) { _ = try RegularFile.read(path: url.path, maxBytes: 2) },
+                       .tooLarge(path: url.path, size: 3, limit: 2))
+        guard case .cannotRead? = thrownError(IDXError.self, { _ = try IDXFile.read(contentsOf: URL(fileURLWithPath: "/dev/zero")) }) else {
+            return XCTFail("/dev/zero read as IDX")
+        }
     }
 
     func testConcatenatedMembers() throws {

@@ -55,6 +55,17 @@ final class ONNXExporterTests: XCTestCase {
         }
     }
 
+    func testAModelReadingSeveralViewsIsRefusedUntilToldToReadOne() throws {
+        let model = Model(architecture: try Recipe.named("best").architecture, seed: 1)
+        let views = try XCTUnwrap(model.architecture.testTimeAugmentation).views.count
+        XCTAssertThrowsError(try ONNXExporter.export(model)) { error in
+            XCTAssertEqual(error as? ONNXExportError, .testTimeAugmentation(views: views))
+            XCTAssertTrue("\(error)".contains("--tta none"), "\(error)")
+        }
+        model.read(in: nil)
+        XCTAssertNoThrow(try ONNXExporter.export(model))
+    }
+
     // MARK: - Through onnxruntime
 
     func testMLPRecipe() throws {

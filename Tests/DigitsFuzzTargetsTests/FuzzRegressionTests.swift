@@ -18,7 +18,7 @@ final class FuzzRegressionTests: XCTestCase {
     }
 
     func testEveryKeptInputRunsToTheEnd() throws {
-        XCTAssertEqual(Set(FuzzTargets.all.keys), ["idx", "image", "safetensors", "server"])
+        XCTAssertEqual(Set(FuzzTargets.all.keys), ["architecture", "idx", "image", "safetensors", "server"])
         for (name, run) in FuzzTargets.all.sorted(by: { $0.key < $1.key }) {
             let seeds = try inputs("corpus", name)
             XCTAssertFalse(seeds.isEmpty, "Fuzz/corpus/\(name) holds no seed inputs")

@@ -62,6 +62,16 @@ final class DecoderTests: XCTestCase {
         assertError(Array("P5 2".utf8)) { if case .truncated = $0 { true } else { false } }
     }
 
+    func testNetpbmHeaderAloneClaimingMillionsOfPixelsIsTruncated() {
+        // 17 bytes claiming 6324×6324 colour pixels (480 MB as floats): refused from the bytes that are
+        // there, before anything the size of the claim is allocated; binary and ASCII alike.
+        for header in ["P6 6324 6324 255", "P6 6324 6324 255\n", "P3 6324 6324 255\n1 2 3", "P2 4000 4000 65535 7"] {
+            assertError(Array(header.utf8)) { if case .truncated = $0 { true } else { false } }
+        }
+        // Just enough ASCII for the samples claimed still decodes.
+        XCTAssertEqual(try ImageDecoder.decode(Array("P2 2 1 9\n1 9".utf8), source: "tiny.pgm").pixels, [Float(1) / 9, 1])
+    }
+
     // MARK: PNG
 
     func testGreyPNGRoundTrip() throws {

@@ -27,6 +27,35 @@ final class ModelFileTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(names, ["layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias"])
     }
 
+    func testAFileReSavedWithTensorsInAnotherOrderStillVerifies() throws {
+        let model = Model(architecture: Recipe.lenet5.architecture, seed: 3)
+        let file = try ModelFile(model: model, options: nil, history: []).encoded()
+        // What Python's safetensors.save_file(load_file(m), out, metadata=...) does: the same tensors and
+        // metadata, laid out in another order.
+        let reordered = directory.appendingPathComponent("reordered.safetensors")
+        try SafetensorsFile(tensors: file.tensors.reversed(), metadata: file.metadata).write(to: reordered)
+        XCTAssertEqual(try SafetensorsFile.read(contentsOf: reordered).tensors.map(\.name), file.tensors.reversed().map(\.name))
+        // The standardisation a reader in another language must apply is in the metadata.
+        XCTAssertEqual([file.metadata["input_scale"], file.metadata["input_mean"], file.metadata["input_std"]],
+                       ["0.00392156862745098", "0.1307", "0.3081"])
+        let loaded = try ModelFile.read(contentsOf: reordered)
+        XCTAssertEqual(loaded.model.network.parameters.map(\.value), model.network.parameters.map(\.value))
+        // A file written before: its checksum was taken over the tensors in file order, and still verifies.
+        var bytes: [UInt8] = []
+        for t in file.tensors {
+            bytes += Array(t.name.utf8) + [0]
+            for d in t.shape { withUnsafeBytes(of: UInt64(d).littleEndian) { bytes += $0 } }
+            t.values.withUnsafeBytes { bytes += $0 }
+        }
+        var old = file
+        old.metadata["weights_sha256"] = SHA256.hexDigest(bytes)
+        XCTAssertNotEqual(old.metadata["weights_sha256"], file.metadata["weights_sha256"])
+        XCTAssertNoThrow(try ModelFile.decode(old, source: "old.safetensors"))
+        // Either way a changed value is caught.
+        old.tensors[1].values[0] += 1
+        XCTAssertThrowsError(try ModelFile.decode(old, source: "old.safetensors")) { XCTAssertTrue("\($0)".contains("damaged"), "\($0)") }
+    }
+
     func testForeignOrDamagedFilesAreRefused() throws {
         let url = directory.appendingPathComponent("other.safetensors")
         try SafetensorsFile(tensors: [SafetensorsTensor(name: "x", shape: [1], values: [1])]).write(to: url)

@@ -61,7 +61,11 @@ final class PyTorchImportTests: TemporaryDirectoryTestCase {
         let transposed = [tensor("fc1.weight", [784, 8])] + good.dropFirst()
         XCTAssertTrue(refusal(transposed).contains("tensor 'fc1.weight' has shape [784, 8] but layer 0, Dense(784→8), needs [8, 784]"),
                       refusal(transposed))
-        XCTAssertTrue(refusal(Array(good.prefix(2))).contains("1 linear modules (fc1) but 'mlp' has 2 dense layers"), refusal(Array(good.prefix(2))))
+        XCTAssertTrue(refusal(Array(good.prefix(2))).contains("1 linear module (fc1) but 'mlp' has 2 dense layers"), refusal(Array(good.prefix(2))))
+        XCTAssertFalse(refusal(transposed).contains("--hidden"), refusal(transposed))
+        // Weights of a wider hidden layer: the message says which --hidden fits them.
+        let wider = [tensor("fc1.weight", [32, 784]), tensor("fc1.bias", [32]), tensor("fc2.weight", [10, 32]), tensor("fc2.bias", [10])]
+        XCTAssertTrue(refusal(wider).contains("its hidden layer has 32 units: import with --hidden 32"), refusal(wider))
         XCTAssertTrue(refusal(good + [tensor("fc2.weight_g", [10])]).contains("fc2.weight_g"))
         XCTAssertTrue(refusal([tensor("conv.weight", [4, 1, 3])] + good).contains("conv.weight"))
         var nan = good
@@ -70,6 +74,37 @@ final class PyTorchImportTests: TemporaryDirectoryTestCase {
         // Modules in natural order: layers.2 before layers.10, though "layers.10" < "layers.2" as text.
         let numbered = [tensor("layers.10.weight", [10, 8]), tensor("layers.2.weight", [8, 784])]
         XCTAssertEqual(refusal(numbered), "accepted")
+    }
+
+    /// Files that are not PyTorch weights in safetensors are refused saying what they are and what to do.
+    func testMisdirectedFilesAreNamedForWhatTheyAre() throws {
+        // A digits model given to import: it already is one.
+        let model = directory.appendingPathComponent("model.safetensors")
+        try ModelFile(model: Model(architecture: Recipe.linearSVM.architecture, seed: 1), options: nil, history: []).write(to: model)
+        XCTAssertThrowsError(try PyTorchImport.modelFile(contentsOf: model, architecture: Recipe.linearSVM.architecture)) {
+            XCTAssertTrue("\($0)".contains("it already is a digits model file"), "\($0)")
+        }
+        // PyTorch weights given where a digits model is expected: import them.
+        let weights = directory.appendingPathComponent("weights.safetensors")
+        try SafetensorsFile(tensors: [SafetensorsTensor(name: "fc1.weight", shape: [1], values: [1])]).write(to: weights)
+        XCTAssertThrowsError(try ModelFile.read(contentsOf: weights)) {
+            XCTAssertTrue("\($0)".contains("digits import \(weights.path) --model NAME"), "\($0)")
+        }
+        // torch.save's zip archive and a bare pickle: not safetensors, and how to make one.
+        for (bytes, what) in [([0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 0, count: 40), "zip archive"),
+                              ([0x80, 0x04, 0x95] + [UInt8](repeating: 0x20, count: 40), "Python pickle")] {
+            let url = directory.appendingPathComponent("torch.pt")
+            try Data(bytes).write(to: url)
+            XCTAssertThrowsError(try ModelFile.read(contentsOf: url)) { error in
+                XCTAssertTrue("\(error)".contains(what) && "\(error)".contains("save_file"), "\(error)")
+            }
+        }
+        // A safetensors file whose 640-byte header length begins like a pickle is still read as safetensors.
+        var header = Array("{\"__metadata__\":{\"a\":\"".utf8)
+        while header.count < 640 - 3 { header.append(UInt8(ascii: "x")) }
+        header += Array("\"}}".utf8)
+        let lookalike = [0x80, 0x02, 0, 0, 0, 0, 0, 0] + header
+        XCTAssertEqual(try SafetensorsFile.decode(lookalike, source: "l").metadata["a"]?.count, 640 - 3 - 22)
     }
 
     // MARK: - Python

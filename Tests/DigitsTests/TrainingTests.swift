@@ -182,6 +182,18 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    func testEmptyDatasetIsRefusedBeforeTraining() throws {
+        let empty = try LabeledImages(images: [], labels: [], rows: 28, columns: 28)
+        let some = try syntheticDigits(count: 4, seed: 1)
+        let trainer = try Trainer(architecture: Recipe.mlp.architecture, options: Recipe.mlp.options)
+        for (train, test) in [(empty, some), (some, empty)] {
+            XCTAssertThrowsError(try trainer.train(on: train, test: test)) { error in
+                XCTAssertTrue("\(error)".contains("holds no images"), "\(error)")
+            }
+        }
+        XCTAssertTrue(trainer.history.isEmpty)
+    }
+
     func testBatchesAndEncoding() throws {
         let data = try syntheticDigits(count: 10, seed: 5)
         let order = data.epochOrder(seed: 1, epoch: 1)
