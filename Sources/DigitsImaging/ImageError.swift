@@ -7,14 +7,20 @@ public struct ImageLimits: Equatable, Sendable {
     public var maxEncodedBytes: Int
     /// The largest picture accepted, in pixels (width × height).
     public var maxPixels: Int
+    /// The most scans a JPEG may hold. Decoding costs about one pass over the whole picture per scan, so a
+    /// small file of thousands of empty scans over a large frame is a bomb in time rather than memory.
+    /// libjpeg's own progressive scripts write 6 (grey) to 10 (colour) scans, and encoders tuned for size
+    /// rarely pass 20-30; 100 costs well under a second on a 40-megapixel frame.
+    public var maxJPEGScans: Int
 
-    /// 20 MB encoded and 40 megapixels: any phone photo passes, a decompression bomb does not.
+    /// 20 MB encoded, 40 megapixels and 100 JPEG scans: any phone photo passes, a decompression bomb does not.
     public static let `default` = ImageLimits(maxEncodedBytes: 20_000_000, maxPixels: 40_000_000)
 
     /// Limits with the given bounds.
-    public init(maxEncodedBytes: Int, maxPixels: Int) {
+    public init(maxEncodedBytes: Int, maxPixels: Int, maxJPEGScans: Int = 100) {
         self.maxEncodedBytes = maxEncodedBytes
         self.maxPixels = maxPixels
+        self.maxJPEGScans = maxJPEGScans
     }
 
     /// Throws when a header's dimensions are zero or exceed `maxPixels`; overflow-safe.

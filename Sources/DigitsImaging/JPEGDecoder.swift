@@ -9,9 +9,10 @@
 //    precision other than 8, component counts other than 1 or 3, sampling factors outside 1...4 or more
 //    than 10 blocks per MCU, unknown or duplicate component ids, Huffman tables that libjpeg's
 //    jpeg_make_d_derived_tbl rejects (over-subscribed codes, DC symbols > 15), scans that use undefined
-//    quantisation or Huffman tables, impossible progression parameters, unknown markers, and a file that
-//    ends before EOI (truncated). The header's size is checked against ImageLimits here, before any
-//    allocation. What remains for libjpeg is entropy-coded data, where libjpeg-turbo is tolerant: corrupt
+//    quantisation or Huffman tables, impossible progression parameters, unknown markers, a file that
+//    ends before EOI (truncated), and more scans than `ImageLimits.maxJPEGScans` (each scan costs a pass
+//    over the whole frame, so counting them bounds a decode's time). The header's size is checked against
+//    ImageLimits here, before any allocation. What remains for libjpeg is entropy-coded data, where libjpeg-turbo is tolerant: corrupt
 //    Huffman data raises warnings (JWRN_*), not errors, and the damaged blocks decode as grey.
 //
 // 2. A last-resort error_exit that does not return and does not longjmp: libjpeg runs on a thread of its
@@ -183,6 +184,7 @@ struct JPEGHeader {
         guard b.count >= 2, b[0] == 0xFF, b[1] == 0xD8 else { throw corrupt("no start-of-image marker") }
         var header = JPEGHeader()
         var sawSOF = false, sawSOS = false, progressive = false
+        var scans = 0
         var componentIDs: [Int] = [], sampling: [(h: Int, v: Int)] = [], quantOf: [Int] = []
         var quantDefined = [Bool](repeating: false, count: 4)
         var dcDefined = [Bool](repeating: false, count: 4), acDefined = [Bool](repeating: false, count: 4)
@@ -287,6 +289,11 @@ struct JPEGHeader {
                 guard length == 4 else { throw corrupt("restart interval segment of \(length) bytes") }
             case 0xDA:  // SOS
                 guard sawSOF else { throw corrupt("a scan (SOS) before the frame header (SOF)") }
+                scans += 1
+                guard scans <= limits.maxJPEGScans else {
+                    throw ImageError.tooLarge(source: source, what: "more than \(limits.maxJPEGScans) scans (SOS) at byte \(start - 4)",
+                                              limit: "\(limits.maxJPEGScans) scans, each a pass over the whole picture")
+                }
                 let ns = Int(b[start])
                 guard (1...4).contains(ns), length == 6 + 2 * ns else { throw corrupt("scan header with \(ns) components, length \(length)") }
                 let ss = Int(b[start + 1 + 2 * ns]), se = Int(b[start + 2 + 2 * ns])

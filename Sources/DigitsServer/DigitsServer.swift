@@ -23,19 +23,25 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// keep-alive requests, or while its request head trickles in) before it is closed: 10 s by default.
     public var idleTimeout: Duration
     /// How long a request's body may take to arrive, from the handler's first read; a slower sender gets
-    /// 408 and the connection is closed: 10 s by default.
+    /// 408 and the connection is closed: 5 s by default. The connection's own idle timer also runs while a
+    /// body stalls, so the 408 is sent only when this is shorter than `idleTimeout` (as the defaults are).
     public var bodyTimeout: Duration
+    /// How many requests' decoding and inference run at once, how many wait, and the deadline of each
+    /// (`WorkQueue`): one per core, four waiting per core, 10 s by default. A request beyond the queue gets
+    /// 503 with Retry-After at once, and so does one whose work outlasts the deadline.
+    public var work: WorkLimits
 
     /// A configuration with the given values; every parameter has the documented default.
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 5_000_000,
                 maxPixels: Int = ImageLimits.default.maxPixels, idleTimeout: Duration = .seconds(10),
-                bodyTimeout: Duration = .seconds(10)) {
+                bodyTimeout: Duration = .seconds(5), work: WorkLimits = WorkLimits()) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
         self.maxPixels = maxPixels
         self.idleTimeout = idleTimeout
         self.bodyTimeout = bodyTimeout
+        self.work = work
     }
 
     /// The picture limits that the decoder enforces: this body limit and `maxPixels`.
@@ -47,18 +53,23 @@ public struct ServerConfiguration: Sendable, Equatable {
 /// The digits HTTP server: a drawing page and a JSON API over one `DigitRecognizer`.
 ///
 /// The recognizer (and its model) is not thread-safe, so the server owns it and runs one
-/// prediction at a time behind a lock; decoding and preparing pictures run concurrently.
+/// prediction at a time behind a lock. Decoding, preparing and predicting run on the threads of a
+/// `WorkQueue`, never on Swift's cooperative pool, so `/healthz` and `/metrics` answer however slow the
+/// pictures in flight are.
 public struct DigitsServer: Sendable {
     /// Where the server listens and what it accepts.
     public let configuration: ServerConfiguration
     /// The request counters and latency histograms that `GET /metrics` reports.
     public let metrics: ServerMetrics
+    /// Where each request's decoding and inference run (bounded by `configuration.work`).
+    public let work: WorkQueue
     let recognizer: SharedRecognizer
 
     /// A server answering with `recognizer`, which it takes over: do not use it elsewhere afterwards.
     public init(recognizer: sending DigitRecognizer, configuration: ServerConfiguration = ServerConfiguration()) {
         self.configuration = configuration
         self.metrics = ServerMetrics()
+        self.work = WorkQueue(limits: configuration.work)
         self.recognizer = SharedRecognizer(recognizer)
     }
 
@@ -66,12 +77,23 @@ public struct DigitsServer: Sendable {
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: MetricsAndErrorsMiddleware<BasicRequestContext>(metrics: metrics))
-        let handlers = Handlers(configuration: configuration, recognizer: recognizer, metrics: metrics)
+        let handlers = Handlers(configuration: configuration, recognizer: recognizer, metrics: metrics, work: work)
         router.get("/") { _, _ in handlers.indexPage() }
         router.get("/healthz") { _, _ in handlers.health() }
         router.get("/metrics") { _, _ in handlers.metricsText() }
         router.post("/api/predict") { request, _ in await handlers.predict(request) }
         router.post("/api/read") { request, _ in await handlers.read(request) }
+        // The API routes exist for POST only: any other method is told so (405 with Allow), not 404.
+        for path in ["/api/predict", "/api/read"] {
+            for method in [HTTPRequest.Method.get, .head, .put, .delete, .patch] {
+                router.on(RouterPath(path), method: method) { request, _ in handlers.methodNotAllowed(request, allowed: "POST") }
+            }
+        }
+        for path in ["/", "/healthz", "/metrics"] {
+            for method in [HTTPRequest.Method.post, .put, .delete, .patch] {
+                router.on(RouterPath(path), method: method) { request, _ in handlers.methodNotAllowed(request, allowed: "GET") }
+            }
+        }
         return router
     }
 

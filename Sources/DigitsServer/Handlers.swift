@@ -55,9 +55,13 @@ func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -
     return textResponse(data, contentType: "application/json; charset=utf-8", status: status)
 }
 
-/// A `{"error": message}` response with `status`.
+/// A `{"error": message}` response with `status`, and the error's extra headers (Retry-After, Allow).
 func errorResponse(_ error: APIError) -> Response {
-    jsonResponse(ErrorBody(error: error.message), status: error.status)
+    var response = jsonResponse(ErrorBody(error: error.message), status: error.status)
+    for (name, value) in error.headers {
+        if let field = HTTPFields.Element.Name(name) { response.headers[field] = value }
+    }
+    return response
 }
 
 /// A response carrying `data` with the given content type.
@@ -75,6 +79,7 @@ struct Handlers: Sendable {
     let configuration: ServerConfiguration
     let recognizer: SharedRecognizer
     let metrics: ServerMetrics
+    let work: WorkQueue
 
     func indexPage() -> Response {
         textResponse(Data(IndexPage.html.utf8), contentType: "text/html; charset=utf-8")
@@ -92,22 +97,26 @@ struct Handlers: Sendable {
         do {
             let kind = try bodyKind(request, allowJSON: true)
             let body = try await collectBody(request)
-            if kind == .json {
-                let pixels = try RequestParsing.pixels(fromJSON: body)
-                let recognition = recognizer.withRecognizer { $0.recognize(pixels: pixels) }
-                let png = try encodePNG(GrayImage(width: PreparedDigit.side, height: PreparedDigit.side, pixels: pixels))
-                return jsonResponse(PredictionBody(recognition, inputPNG: png))
+            let (recognizer, limits) = (self.recognizer, configuration.imageLimits)
+            let answer = try await onWorkQueue { () throws -> PredictionBody in
+                if kind == .json {
+                    let pixels = try RequestParsing.pixels(fromJSON: body)
+                    let recognition = recognizer.withRecognizer { $0.recognize(pixels: pixels) }
+                    let png = try Self.encodePNG(GrayImage(width: PreparedDigit.side, height: PreparedDigit.side, pixels: pixels))
+                    return PredictionBody(recognition, inputPNG: png)
+                }
+                // One digit: the preprocessor works at MNISTPreprocessor.workingSize, so a large JPEG or PNG need not be decoded whole.
+                let image = try RequestParsing.image(from: body, limits: limits, reducingTo: MNISTPreprocessor.workingSize)
+                let prepared: PreparedDigit
+                do {
+                    prepared = try MNISTPreprocessor.prepare(image)
+                } catch {
+                    throw APIError(status: .unprocessableContent, message: "the picture holds no digit to read: \(error)")
+                }
+                let recognition = recognizer.withRecognizer { $0.recognize(prepared: prepared) }
+                return PredictionBody(recognition, inputPNG: try Self.encodePNG(prepared.image))
             }
-            // One digit: the preprocessor works at MNISTPreprocessor.workingSize, so a large JPEG or PNG need not be decoded whole.
-            let image = try decodeImage(body, reducingTo: MNISTPreprocessor.workingSize)
-            let prepared: PreparedDigit
-            do {
-                prepared = try MNISTPreprocessor.prepare(image)
-            } catch {
-                throw APIError(status: .unprocessableContent, message: "the picture holds no digit to read: \(error)")
-            }
-            let recognition = recognizer.withRecognizer { $0.recognize(prepared: prepared) }
-            return jsonResponse(PredictionBody(recognition, inputPNG: try encodePNG(prepared.image)))
+            return jsonResponse(answer)
         } catch let error as APIError {
             return errorResponse(error)
         } catch {
@@ -118,12 +127,15 @@ struct Handlers: Sendable {
     func read(_ request: Request) async -> Response {
         do {
             _ = try bodyKind(request, allowJSON: false)
-            let image = try decodeImage(try await collectBody(request))
-            let reading: NumberReading
-            do {
-                reading = try recognizer.withRecognizer { try $0.readNumber(image) }
-            } catch {
-                throw APIError(status: .unprocessableContent, message: "no number could be read from the picture: \(error)")
+            let body = try await collectBody(request)
+            let (recognizer, limits) = (self.recognizer, configuration.imageLimits)
+            let reading = try await onWorkQueue { () throws -> NumberReading in
+                let image = try RequestParsing.image(from: body, limits: limits)
+                do {
+                    return try recognizer.withRecognizer { try $0.readNumber(image) }
+                } catch {
+                    throw APIError(status: .unprocessableContent, message: "no number could be read from the picture: \(error)")
+                }
             }
             return jsonResponse(reading)
         } catch let error as APIError {
@@ -131,6 +143,13 @@ struct Handlers: Sendable {
         } catch {
             return errorResponse(APIError(status: .internalServerError, message: "internal error: \(error)"))
         }
+    }
+
+    /// 405 for a route that exists but not for this method, naming the methods it takes.
+    func methodNotAllowed(_ request: Request, allowed: String) -> Response {
+        errorResponse(APIError(status: .methodNotAllowed,
+                               message: "\(request.uri.path) takes \(allowed), not \(request.method.rawValue)",
+                               headers: [("Allow", allowed)]))
     }
 
     // MARK: Helpers
@@ -182,11 +201,27 @@ struct Handlers: Sendable {
         return bytes
     }
 
-    func decodeImage(_ body: [UInt8], reducingTo minimumSide: Int? = nil) throws -> GrayImage {
-        try RequestParsing.image(from: body, limits: configuration.imageLimits, reducingTo: minimumSide)
+    /// Runs `body` on the work queue; a refusal (queue full, deadline passed) becomes 503 with Retry-After.
+    func onWorkQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        do {
+            return try await work.run(body)
+        } catch let refusal as WorkRefusal {
+            switch refusal {
+            case .queueFull(let concurrent, let queued):
+                throw APIError(status: .serviceUnavailable,
+                               message: "the server is busy: \(concurrent) pictures are being read and \(queued) more are waiting; try again shortly",
+                               headers: [("Retry-After", "1")])
+            case .deadlineExceeded(let deadline):
+                throw APIError(status: .serviceUnavailable,
+                               message: "the picture was not read within \(deadline) (the server is busy, or the picture is very costly to decode)",
+                               headers: [("Retry-After", "2")])
+            case .cancelled:
+                throw APIError(status: .serviceUnavailable, message: "the request was cancelled before it was read")
+            }
+        }
     }
 
-    func encodePNG(_ image: GrayImage) throws -> [UInt8] {
+    static func encodePNG(_ image: GrayImage) throws -> [UInt8] {
         do { return try image.pngData() } catch {
             throw APIError(status: .internalServerError, message: "the model's input could not be encoded as PNG: \(error)")
         }

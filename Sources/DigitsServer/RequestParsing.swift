@@ -11,11 +11,14 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public var status: HTTPResponse.Status
     /// What is wrong, for the `{"error": ...}` body.
     public var message: String
+    /// Header fields the answer carries besides the JSON body, such as Retry-After with 503 or Allow with 405.
+    public var headers: [(name: String, value: String)]
 
-    /// An error answered with `status` and `message`.
-    public init(status: HTTPResponse.Status, message: String) {
+    /// An error answered with `status`, `message` and any extra `headers`.
+    public init(status: HTTPResponse.Status, message: String, headers: [(name: String, value: String)] = []) {
         self.status = status
         self.message = message
+        self.headers = headers
     }
 
     /// The status code and the message.
@@ -27,6 +30,10 @@ struct PixelsRequest: Decodable {
     var pixels: [Double]
 
     enum CodingKeys: String, CodingKey { case pixels }
+
+    init(pixels: [Double]) {
+        self.pixels = pixels
+    }
 
     /// Reads `pixels` value by value with the decoder's `Double` method: the generic `[Double]`
     /// conformance decodes each element through a dynamic cast, which made JSON decoding half of a
@@ -73,11 +80,15 @@ public enum RequestParsing {
     /// when the body is not that.
     public static func pixels(fromJSON body: [UInt8]) throws(APIError) -> [Float] {
         let request: PixelsRequest
-        do {
-            request = try JSONDecoder().decode(PixelsRequest.self, from: Data(body))
-        } catch {
-            throw APIError(status: .badRequest,
-                           message: "the body is not JSON of the form {\"pixels\": [784 numbers in 0...1]}: \(describe(error))")
+        if let plain = PixelsJSON.parse(body) {
+            request = PixelsRequest(pixels: plain)
+        } else {
+            do {
+                request = try JSONDecoder().decode(PixelsRequest.self, from: Data(body))
+            } catch {
+                throw APIError(status: .badRequest,
+                               message: "the body is not JSON of the form {\"pixels\": [784 numbers in 0...1]}: \(describe(error))")
+            }
         }
         let side = PreparedDigit.side
         guard request.pixels.count == side * side else {
@@ -119,5 +130,69 @@ public enum RequestParsing {
         case .dataCorrupted(let c): return "malformed JSON\(path(c)): \(c.debugDescription)"
         @unknown default: return "\(error)"
         }
+    }
+}
+
+/// The plain form of `POST /api/predict`'s body, `{"pixels": [n, n, ...]}` with nothing else, read by hand:
+/// every number as RFC 8259 writes it, converted as `Double(String)` does, so that a value too small for a
+/// Double (`1e-400`, valid JSON) reads as 0 and one too large as infinity (then refused as out of range),
+/// where Foundation's decoder calls the whole body malformed. Any other shape (more keys, nesting, a syntax
+/// error) returns nil, and `JSONDecoder` reads it and names what is wrong.
+enum PixelsJSON {
+    static func parse(_ b: [UInt8]) -> [Double]? {
+        var i = 0
+        func skipSpace() { while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 } }
+        func expect(_ c: UInt8) -> Bool {
+            skipSpace()
+            guard i < b.count, b[i] == c else { return false }
+            i += 1
+            return true
+        }
+        func digits() -> Int {
+            let start = i
+            while i < b.count, (0x30...0x39).contains(b[i]) { i += 1 }
+            return i - start
+        }
+        func number() -> Double? {
+            skipSpace()
+            let start = i
+            if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
+            // int = "0" / digit1-9 *DIGIT
+            if i < b.count, b[i] == UInt8(ascii: "0") { i += 1 } else if digits() == 0 { return nil }
+            if i < b.count, b[i] == UInt8(ascii: ".") {
+                i += 1
+                guard digits() > 0 else { return nil }
+            }
+            if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+                i += 1
+                if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+                guard digits() > 0 else { return nil }
+            }
+            guard i - start <= 400 else { return nil }  // let the decoder describe absurd literals
+            return Double(String(decoding: b[start..<i], as: UTF8.self))
+        }
+        guard expect(UInt8(ascii: "{")), expect(UInt8(ascii: "\"")) else { return nil }
+        let key = Array("pixels\"".utf8)
+        guard i + key.count <= b.count, Array(b[i..<(i + key.count)]) == key else { return nil }
+        i += key.count
+        guard expect(UInt8(ascii: ":")), expect(UInt8(ascii: "[")) else { return nil }
+        var values: [Double] = []
+        values.reserveCapacity(PreparedDigit.side * PreparedDigit.side)
+        skipSpace()
+        if i < b.count, b[i] == UInt8(ascii: "]") {
+            i += 1
+        } else {
+            while true {
+                guard let v = number() else { return nil }
+                values.append(v)
+                guard values.count <= 1 << 16 else { return nil }
+                if expect(UInt8(ascii: ",")) { continue }
+                guard expect(UInt8(ascii: "]")) else { return nil }
+                break
+            }
+        }
+        guard expect(UInt8(ascii: "}")) else { return nil }
+        skipSpace()
+        return i == b.count ? values : nil
     }
 }

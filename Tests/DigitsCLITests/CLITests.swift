@@ -183,9 +183,13 @@ final class CLITests: XCTestCase {
             (["train", "--model", "mlp", "--epochs", "1000000000"], "--epochs must be in 1...100000"),
             (["train", "--model", "mlp", "--threads", "100000"], "--threads must be 1 to 256"),
             (["report", crafted.path, "--gallery", "100000000"], "--gallery must be 0 to 10000"),
+            // Issue 24: 1e300 seconds overflowed the conversion to milliseconds and died with SIGILL.
+            (["serve", crafted.path, "--idle-timeout", "1e300"], "--idle-timeout must be 0.001 to 86400 seconds"),
+            (["serve", crafted.path, "--body-timeout=-inf"], "--body-timeout must be 0.001 to 86400 seconds"),
+            (["serve", crafted.path, "--max-body-bytes", "99999999999"], "--max-body-bytes must be 1 to 1000000000"),
         ]
         for (arguments, message) in cases {
-            let r = try digits(arguments + ["--data", dataDirectory])
+            let r = try digits(arguments + (arguments[0] == "serve" ? [] : ["--data", dataDirectory]))
             XCTAssertNotEqual(r.status, 0, "\(arguments)")
             XCTAssertLessThan(r.status, 128, "\(arguments) ended by a signal")
             XCTAssertTrue(r.err.contains(message), "\(arguments): \(r.err)")

@@ -211,6 +211,40 @@ final class DecoderTests: XCTestCase {
         assertError(Array(jpeg.dropLast(2))) { if case .truncated = $0 { true } else { false } }
     }
 
+    /// Issue 24's scan bomb: a 30 KB progressive JPEG whose 6000×6000 frame is followed by 3,000 empty scans
+    /// (each a pass over the whole frame: about 16 s of decoding). Its scans are counted and it is refused
+    /// before libjpeg sees it; a progressive file with a normal number of scans still decodes.
+    static func scanBomb(width: Int, height: Int, scans: Int) -> [UInt8] {
+        func segment(_ marker: UInt8, _ payload: [UInt8]) -> [UInt8] {
+            [0xFF, marker, UInt8((payload.count + 2) >> 8), UInt8((payload.count + 2) & 0xFF)] + payload
+        }
+        var j: [UInt8] = [0xFF, 0xD8]
+        j += segment(0xDB, [0] + [UInt8](repeating: 1, count: 64))
+        j += segment(0xC2, [8, UInt8(height >> 8), UInt8(height & 0xFF), UInt8(width >> 8), UInt8(width & 0xFF), 1, 1, 0x11, 0])
+        j += segment(0xC4, [0x00, 1] + [UInt8](repeating: 0, count: 15) + [0])
+        j += segment(0xC4, [0x10, 1] + [UInt8](repeating: 0, count: 15) + [0])
+        j += segment(0xDA, [1, 1, 0, 0, 0, 0])
+        for _ in 1..<scans { j += segment(0xDA, [1, 1, 0, 1, 0x3F, 0]) }
+        return j + [0xFF, 0xD9]
+    }
+
+    func testJPEGWithThousandsOfScansIsRefusedBeforeDecoding() throws {
+        let bomb = Self.scanBomb(width: 6000, height: 6000, scans: 3000)
+        XCTAssertLessThan(bomb.count, 31_000)
+        assertError(bomb) { error in
+            guard case .tooLarge(_, let what, let limit) = error else { return false }
+            return what.contains("more than 100 scans") && limit.contains("100 scans")
+        }
+        // The cap is a limit like the others: a caller may lower it, and a file at the cap passes the count.
+        let tight = ImageLimits(maxEncodedBytes: 1 << 20, maxPixels: 1 << 20, maxJPEGScans: 5)
+        XCTAssertThrowsError(try ImageDecoder.decode(Self.scanBomb(width: 64, height: 64, scans: 6), source: "b.jpg", limits: tight))
+        XCTAssertEqual(try ImageDecoder.decode(Self.scanBomb(width: 64, height: 64, scans: 5), source: "b.jpg", limits: tight).width, 64)
+        // libjpeg's own progressive script (6 scans for grey, 10 for colour) is well within the default.
+        let progressive = Fixtures.jpeg(width: 32, height: 32, channels: 3, samples: [UInt8](repeating: 90, count: 32 * 32 * 3),
+                                        progressive: true)
+        XCTAssertEqual(try ImageDecoder.decode(progressive, source: "p.jpg").width, 32)
+    }
+
     /// A fault only libjpeg notices (width 65535 > its 65500 maximum) goes through the error_exit fallback.
     func testLibjpegFatalErrorIsReportedNotFatal() throws {
         var jpeg = sampleJPEG()

@@ -138,7 +138,31 @@ final class ServerTests: XCTestCase {
             // A number too large for a Double is refused too.
             let huge = "{\"pixels\": [1e999" + String(repeating: ", 0", count: 783) + "]}"
             let answer = try await client.post("/api/predict", Data(huge.utf8), contentType: "application/json")
-            XCTAssertEqual(answer.status, 400, answer.text)
+            try assertError(answer, 400, mentioning: "finite number in 0...1")
+        }
+    }
+
+    /// Numbers as RFC 8259 writes them are read, 1e-400 (valid JSON, too small for a Double: 0) included;
+    /// what is not JSON still gets the decoder's description.
+    func testPredictReadsEveryJSONNumberForm() async throws {
+        try await withServer { client, _ in
+            let forms = ["1e-400", "0", "-0", "0.0", "1", "1E0", "5e-1", "0.25E+0", "1.0e-2"]
+            let values = (0..<784).map { forms[$0 % forms.count] }
+            let body = " {\n \"pixels\" : [ " + values.joined(separator: " ,\t") + " ] } \n"
+            try assertPrediction(try await client.post("/api/predict", Data(body.utf8), contentType: "application/json"))
+            XCTAssertEqual(PixelsJSON.parse(Array(#"{"pixels":[1e-400,0.5,-0,2E+1]}"#.utf8)), [0, 0.5, 0, 20])
+            // Not JSON numbers: left to the decoder (nil here), which names the fault.
+            for bad in ["01", "1.", ".5", "+1", "1e", "0x10", "--1", "1 2"] {
+                XCTAssertNil(PixelsJSON.parse(Array("{\"pixels\":[\(bad)]}".utf8)), bad)
+            }
+            XCTAssertNil(PixelsJSON.parse(Array(#"{"pixels":[1],"x":2}"#.utf8)))
+            XCTAssertNil(PixelsJSON.parse(Array(#"{"pixels":[1]} x"#.utf8)))
+            let leading = "{\"pixels\": [01" + String(repeating: ", 0", count: 783) + "]}"
+            try assertError(try await client.post("/api/predict", Data(leading.utf8), contentType: "application/json"),
+                            400, mentioning: "JSON")
+            // Other keys beside "pixels" are still accepted, through the decoder.
+            let extra = "{\"model\": \"x\", \"pixels\": [" + Array(repeating: "0", count: 784).joined(separator: ",") + "]}"
+            try assertPrediction(try await client.post("/api/predict", Data(extra.utf8), contentType: "application/json"))
         }
     }
 
@@ -207,6 +231,92 @@ final class ServerTests: XCTestCase {
         }
     }
 
+    /// Waits (without blocking a thread) until `queue` has `running` pieces of work running and `waiting` waiting.
+    func waitFor(_ queue: WorkQueue, running: Int, waiting: Int = 0) async throws {
+        for _ in 0..<2000 where queue.load != (running, waiting) { try await Task.sleep(for: .milliseconds(5)) }
+        XCTAssertTrue(queue.load == (running, waiting), "load \(queue.load), expected \((running, waiting))")
+    }
+
+    /// While every work slot is held by a slow picture, a further request is refused at once with 503 and
+    /// Retry-After (the queue holds none), and `/healthz` and `/metrics` still answer: they never wait for work.
+    func testBusyServerAnswers503AndStillAnswersHealthChecks() async throws {
+        let configuration = ServerConfiguration(work: WorkLimits(concurrent: 1, queued: 0, deadline: .seconds(60)))
+        try await withServer(configuration) { client, server in
+            let gate = DispatchSemaphore(value: 0)
+            let slow = Task { try await server.work.run { gate.wait() } }
+            try await waitFor(server.work, running: 1)
+            let png = Data(try strokePicture().pngData())
+            let busy = try await client.post("/api/predict", png, contentType: "image/png")
+            try assertError(busy, 503, mentioning: "busy")
+            XCTAssertEqual(busy.headers["retry-after"], "1")
+            try assertError(try await client.post("/api/read", png, contentType: "image/png"), 503, mentioning: "busy")
+            let health = try await client.get("/healthz"), metrics = try await client.get("/metrics")
+            XCTAssertEqual(health.status, 200)
+            XCTAssertEqual(metrics.status, 200)
+            gate.signal()
+            try await slow.value
+            try await waitFor(server.work, running: 0)
+            try assertPrediction(try await client.post("/api/predict", png, contentType: "image/png"))
+        }
+    }
+
+    /// A request that waits past the deadline is answered 503 then, and leaves the queue without running.
+    func testWorkPastTheDeadlineIs503() async throws {
+        let configuration = ServerConfiguration(work: WorkLimits(concurrent: 1, queued: 1, deadline: .milliseconds(300)))
+        try await withServer(configuration) { client, server in
+            let gate = DispatchSemaphore(value: 0)
+            let slow = Task { try? await server.work.run { gate.wait() } }
+            try await waitFor(server.work, running: 1)
+            let late = try await client.post("/api/predict", Data(try strokePicture().pngData()), contentType: "image/png")
+            try assertError(late, 503, mentioning: "not read within")
+            XCTAssertNotNil(late.headers["retry-after"])
+            try await waitFor(server.work, running: 1, waiting: 0)
+            gate.signal()
+            await slow.value
+            let health = try await client.get("/healthz")
+            XCTAssertEqual(health.status, 200)
+        }
+    }
+
+    /// A request whose task is cancelled while it waits (its client left) leaves the queue, and its work never runs.
+    func testCancelledWorkLeavesTheQueueWithoutRunning() async throws {
+        let queue = WorkQueue(limits: WorkLimits(concurrent: 1, queued: 4, deadline: .seconds(60)))
+        let gate = DispatchSemaphore(value: 0)
+        let slow = Task { try await queue.run { gate.wait() } }
+        try await waitFor(queue, running: 1)
+        let ran = Counter()
+        let waiter = Task { try await queue.run { ran.add() } }
+        try await waitFor(queue, running: 1, waiting: 1)
+        waiter.cancel()
+        do {
+            try await waiter.value
+            XCTFail("cancelled work ran")
+        } catch let refusal as WorkRefusal {
+            XCTAssertEqual(refusal, .cancelled)
+        }
+        try await waitFor(queue, running: 1, waiting: 0)
+        gate.signal()
+        try await slow.value
+        try await waitFor(queue, running: 0)
+        XCTAssertEqual(ran.value, 0)
+        // The queue goes on: the next piece of work runs.
+        let seven = try await queue.run { 7 }
+        XCTAssertEqual(seven, 7)
+    }
+
+    /// The API routes take POST, the pages GET: another method is 405 naming the one allowed, not 404.
+    func testWrongMethodIs405WithAllow() async throws {
+        try await withServer { client, _ in
+            let get = try await client.get("/api/predict")
+            try assertError(get, 405, mentioning: "takes POST")
+            XCTAssertEqual(get.headers["allow"], "POST")
+            try assertError(try await client.send("PUT", "/api/read"), 405, mentioning: "takes POST")
+            let post = try await client.post("/healthz", Data(), contentType: nil)
+            try assertError(post, 405, mentioning: "takes GET")
+            XCTAssertEqual(post.headers["allow"], "GET")
+        }
+    }
+
     func testReadTwoStrokes() async throws {
         try await withServer { client, _ in
             var image = GrayImage(width: 120, height: 60, repeating: 1)
@@ -260,4 +370,12 @@ final class ServerTests: XCTestCase {
         XCTAssertTrue(text.contains("digits_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"} 3"), text)
         XCTAssertTrue(text.contains("digits_http_requests_total{route=\"/healthz\",status=\"200\"} 3"), text)
     }
+}
+
+/// A count that Dispatch threads may add to.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.lock(); count += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
 }

@@ -14,6 +14,8 @@ struct HTTPAnswer {
     var status: Int
     var contentType: String
     var body: Data
+    /// The answer's header fields, by lower-cased name.
+    var headers: [String: String] = [:]
 
     var text: String { String(decoding: body, as: UTF8.self) }
 
@@ -41,7 +43,9 @@ struct TestClient {
                     continuation.resume(returning: HTTPAnswer(
                         status: http.statusCode,
                         contentType: http.value(forHTTPHeaderField: "Content-Type") ?? "",
-                        body: data ?? Data()))
+                        body: data ?? Data(),
+                        headers: Dictionary(http.allHeaderFields.map { ("\($0.key)".lowercased(), "\($0.value)") },
+                                            uniquingKeysWith: { a, _ in a })))
                 } else {
                     continuation.resume(throwing: URLError(.badServerResponse))
                 }
