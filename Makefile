@@ -11,7 +11,7 @@ export DIGITS_FAST ?= 1
 help:
 	@echo "make setup   install the system libraries digits needs (Debian: libopenblas-dev, zlib1g-dev)"
 	@echo "make train   set up, build, and train the default model on MNIST; prints its test accuracy"
-	@echo "make test    set up, build once in release mode, and run every test"
+	@echo "make test    set up, build once in release mode, run every test, then build an app that depends on digits 1.0.0"
 	@echo "make bench   the speed benchmark: the mlp recipe against this machine's sgemm rate"
 	@echo "make fuzz    build the libFuzzer targets (address sanitizer) and run each for 60 s (not part of CI)"
 
@@ -26,6 +26,7 @@ train: build
 
 test: setup
 	DIGITS_ONNX_PYTHON=$(CURDIR)/.venv-test/bin/python $(SWIFT) test -c $(CONFIG) --disable-swift-testing
+	scripts/check-package-consumer
 
 bench: setup
 	$(SWIFT) run -c release digits-bench

@@ -55,9 +55,10 @@ public final class RMSprop: Optimizer {
         var lit = [Bool](repeating: false, count: rowCount)
         for r in rows { lit[r] = true }
         let (eta, rho, epsilon) = (learningRate, self.rho, self.epsilon)
+        let count = p.value.count  // read before the mutable access below: reading p.value inside it is a conflict
         p.gradient.withUnsafeBufferPointer { gb in
             p.value.withUnsafeMutableBufferPointer { wb in
-                meanSquare.withSlot(index, count: p.value.count) { v in
+                meanSquare.withSlot(index, count: count) { v in
                     lit.withUnsafeBufferPointer { isLit in
                         let g = gb.baseAddress!, w = wb.baseAddress!
                         Parallel.forEachRange(rowCount, workPerItem: width, minimumWork: 1 << 16) { range in
