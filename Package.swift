@@ -49,6 +49,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // The server's connection guard is a NIO channel handler over HTTPTypes parts (Hummingbird's own stack).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         // `swift package generate-documentation --target Digits` builds the DocC documentation.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -105,7 +109,10 @@ let package = Package(
         ),
         .target(
             name: "DigitsServer",
-            dependencies: ["Digits", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: ["Digits", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                           .product(name: "HTTPTypes", package: "swift-http-types")]
         ),
         .target(
             name: "DigitsFuzzTargets",

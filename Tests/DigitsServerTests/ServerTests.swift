@@ -317,6 +317,48 @@ final class ServerTests: XCTestCase {
         }
     }
 
+    /// HTTP whose framing does not parse gets the JSON error body every refusal has (Hummingbird alone sent
+    /// an empty 400), and the connection is closed.
+    func testUnparsableFramingGetsAJSON400() async throws {
+        try await withServer { client, _ in
+            let port = try XCTUnwrap(client.base.port)
+            let cases: [(String, String)] = [
+                ("Content-Length: 5\r\nContent-Length: 7", "more than once"),
+                ("Content-Length: -1", "not a length"),
+                ("Content-Length: 5\r\nTransfer-Encoding: chunked", "framing cannot be parsed"),
+            ]
+            for (fields, words) in cases {
+                let request = "POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n\(fields)\r\n\r\nhello"
+                let reply = try loopbackStall(port: port, sending: Array(request.utf8), wait: 10)
+                let text = String(decoding: reply.received, as: UTF8.self)
+                XCTAssertTrue(text.hasPrefix("HTTP/1.1 400"), "\(fields): \(text)")
+                XCTAssertTrue(text.lowercased().contains("content-type: application/json"), text)
+                XCTAssertTrue(text.contains(#"{"error":"the request is not valid HTTP/1.1: "#) && text.contains(words), "\(fields): \(text)")
+                XCTAssertTrue(reply.closed, "\(fields): the connection was left open")
+            }
+            let health = try await client.get("/healthz")
+            XCTAssertEqual(health.status, 200)
+        }
+    }
+
+    /// A chunked body over the limit gets its 413 and the connection is closed then, instead of the rest of
+    /// the body being read to the end (here it never ends: the idle timeout is 30 s, the wait 10 s).
+    func testOverLimitChunkedBodyIsNotReadToTheEnd() async throws {
+        try await withServer(ServerConfiguration(maxBodyBytes: 10_000, idleTimeout: .seconds(30), bodyTimeout: .seconds(20))) { client, _ in
+            let port = try XCTUnwrap(client.base.port)
+            let chunk = String(repeating: "x", count: 20_000)
+            let request = "POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + String(20_000, radix: 16) + "\r\n" + chunk + "\r\n"
+            let reply = try loopbackStall(port: port, sending: Array(request.utf8), wait: 10)
+            let text = String(decoding: reply.received, as: UTF8.self)
+            XCTAssertTrue(text.hasPrefix("HTTP/1.1 413"), text)
+            XCTAssertTrue(text.contains("10000"), text)
+            XCTAssertTrue(reply.closed, "the connection was kept open to read the rest of the body")
+            let health = try await client.get("/healthz")
+            XCTAssertEqual(health.status, 200)
+        }
+    }
+
     func testReadTwoStrokes() async throws {
         try await withServer { client, _ in
             var image = GrayImage(width: 120, height: 60, repeating: 1)
