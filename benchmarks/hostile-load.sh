@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-[ "$build" = 0 ] || swift build -c release --product digits
+[ "$build" = 0 ] || DIGITS_FAST="${DIGITS_FAST:-1}" swift build -c release --product digits
 digits=.build/release/digits
 mkdir -p .build/bench
 if [ ! -f "$model" ]; then
@@ -28,8 +28,8 @@ if [ ! -f "$model" ]; then
 fi
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-# Slow senders are cut off after 5 s here (the defaults are 10 s) so that each worker meets several.
-"$digits" serve "$model" --port "$port" --idle-timeout 5 --body-timeout 5 > .build/bench/hostile-serve.log 2>&1 &
+# Slow senders are cut off after 3-5 s here (the defaults are 5 and 10 s) so that each worker meets several.
+"$digits" serve "$model" --port "$port" --idle-timeout 5 --body-timeout 3 > .build/bench/hostile-serve.log 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do

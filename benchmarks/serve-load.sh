@@ -34,7 +34,7 @@ if [ ${#need[@]} -gt 0 ]; then
         || { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null; }
 fi
 
-[ "$build" = 0 ] || swift build -c release --product digits
+[ "$build" = 0 ] || DIGITS_FAST="${DIGITS_FAST:-1}" swift build -c release --product digits
 digits=.build/release/digits
 mkdir -p .build/bench
 if [ ! -f "$model" ]; then

@@ -107,13 +107,27 @@ public struct SafetensorsFile: Equatable, Sendable {
 
     /// The bytes of the regular file at `url` (at most `maxFileBytes`), or `SafetensorsError.io` naming what failed.
     static func readAll(_ url: URL) throws -> [UInt8] {
-        do throws(RegularFileError) {
-            return try RegularFile.read(path: url.path, maxBytes: maxFileBytes)
-        } catch {
-            if case .cannotRead(_, let operation, let reason) = error {
-                throw SafetensorsError.io(source: url.path, operation: operation, reason: reason)
+        // The header's length is checked from the first 8 bytes before the rest is read, so a file claiming a
+        // huge header costs 8 bytes of reading, not the whole file (a zip or pickle is named in `decode`).
+        let prefix = try readFile { () throws(RegularFileError) in try RegularFile.readPrefix(path: url.path, count: 8) }
+        if prefix.count == 8, !prefix.starts(with: [0x50, 0x4B, 0x03, 0x04]), prefix[0] != 0x80 {
+            let claimed = prefix.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            if claimed > UInt64(maxHeaderLength) {
+                throw SafetensorsError.headerTooLarge(source: url.path, claimed: claimed, limit: maxHeaderLength)
             }
-            throw SafetensorsError.io(source: url.path, operation: "read", reason: error.reason)
+        }
+        return try readFile { () throws(RegularFileError) in try RegularFile.read(path: url.path, maxBytes: maxFileBytes) }
+
+        /// `body`'s bytes, or its failure as `SafetensorsError.io`.
+        func readFile(_ body: () throws(RegularFileError) -> [UInt8]) throws -> [UInt8] {
+            do throws(RegularFileError) {
+                return try body()
+            } catch {
+                if case .cannotRead(_, let operation, let reason) = error {
+                    throw SafetensorsError.io(source: url.path, operation: operation, reason: reason)
+                }
+                throw SafetensorsError.io(source: url.path, operation: "read", reason: error.reason)
+            }
         }
     }
 }

@@ -85,6 +85,30 @@ public enum RegularFile {
         return bytes
     }
 
+    /// The first `count` bytes (fewer if the file is shorter) of the regular file at `path`: enough to check a
+    /// header's claims before the whole file is read.
+    public static func readPrefix(path: String, count: Int) throws(RegularFileError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .cannotRead(path: path, operation: "open", reason: systemMessage(errno)) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .cannotRead(path: path, operation: "fstat", reason: systemMessage(errno)) }
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFREG else { throw .notARegularFile(path: path, kind: describe(type)) }
+        var bytes = [UInt8](repeating: 0, count: max(0, count))
+        var filled = 0
+        while filled < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { raw in readSome(fd, raw.baseAddress! + filled, raw.count - filled) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .cannotRead(path: path, operation: "read", reason: systemMessage(errno))
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        return Array(bytes.prefix(filled))
+    }
+
     /// A file type from `st_mode`, in words.
     static func describe(_ type: mode_t) -> String {
         switch type {

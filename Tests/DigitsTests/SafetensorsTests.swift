@@ -330,6 +330,22 @@ final class SafetensorsTests: XCTestCase {
         }
     }
 
+    /// Issue 24: a 98 MB header cost 2.8 GB. A file on disk whose prefix claims more header than the limit is
+    /// refused from its first 8 bytes, before the rest of it is read (here a sparse 100 MB file).
+    func testFileClaimingAHugeHeaderIsRefusedBeforeBeingRead() throws {
+        let url = try makeTemporaryDirectory().appendingPathComponent("huge-header.safetensors")
+        try Data(littleEndian(98_000_000) + Array(#"{"__metadata__":{"#.utf8)).write(to: url)
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.truncate(atOffset: 100_000_000)
+        try handle.close()
+        XCTAssertThrowsError(try SafetensorsFile.read(contentsOf: url)) { error in
+            guard case .headerTooLarge(let source, 98_000_000, SafetensorsFile.maxHeaderLength)? = error as? SafetensorsError else {
+                return XCTFail("\(error)")
+            }
+            XCTAssertEqual(source, url.path)
+        }
+    }
+
     func testLargestHeaderOfSmallEntriesIsRefusedByItsEntriesNotByExhaustion() {
         // The worst a header within the limit can hold: thousands of tiny entries. Each must still be checked,
         // and the file refused for what is wrong with it (here: every entry claims the same bytes).
