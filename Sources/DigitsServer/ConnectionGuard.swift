@@ -1,9 +1,11 @@
-// ConnectionGuard: a channel handler between the HTTP codec and Hummingbird's request handling, for two
-// things a connection's bytes can do before or around a request that the router never sees:
+// ConnectionGuard: a channel handler between the HTTP codec and Hummingbird's request handling, for three
+// things a connection can do before or around a request that the router never sees:
 //
 //   - HTTP that does not parse (a Content-Length given twice or negative, a bad chunk size, a head too
 //     large): Hummingbird answers an empty 400. The guard answers it instead, with the JSON error body every
 //     other refusal has, saying what is wrong, and closes the connection (its framing cannot be trusted).
+//   - A client that closes its side of the connection before its answer has left: the connection is closed,
+//     and the request's handler, which watches the close future, drops its place in the work queue.
 //   - A response that refuses the body (413 too large, 408 too slow): Hummingbird would read the rest of the
 //     body to the end, to keep the connection for the next request, so an over-limit chunked body was read
 //     whole after its 413. The guard closes the connection once such a response is written.
@@ -47,6 +49,17 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 context.write(data, promise: promise)
             }
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The client closed its side while its request is still unanswered: it has left (HTTP/1.1 clients
+        // wait for the answer with the connection open). Closing the connection tells the request's handler,
+        // through the close future, to give up its place in the work queue.
+        if let event = event as? ChannelEvent, event == .inputClosed, open > 0 {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -8,6 +8,7 @@
 import Foundation
 import Digits
 import Hummingbird
+import NIOCore
 
 /// Where the server listens and how much it accepts.
 public struct ServerConfiguration: Sendable, Equatable {
@@ -74,15 +75,15 @@ public struct DigitsServer: Sendable {
     }
 
     /// The router with every route and the metrics/error middleware, for embedding or testing.
-    public func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: MetricsAndErrorsMiddleware<BasicRequestContext>(metrics: metrics))
+    public func makeRouter() -> Router<DigitsRequestContext> {
+        let router = Router(context: DigitsRequestContext.self)
+        router.add(middleware: MetricsAndErrorsMiddleware<DigitsRequestContext>(metrics: metrics))
         let handlers = Handlers(configuration: configuration, recognizer: recognizer, metrics: metrics, work: work)
         router.get("/") { _, _ in handlers.indexPage() }
         router.get("/healthz") { _, _ in handlers.health() }
         router.get("/metrics") { _, _ in handlers.metricsText() }
-        router.post("/api/predict") { request, _ in await handlers.predict(request) }
-        router.post("/api/read") { request, _ in await handlers.read(request) }
+        router.post("/api/predict") { request, context in await handlers.predict(request, closed: context.connectionClosed) }
+        router.post("/api/read") { request, context in await handlers.read(request, closed: context.connectionClosed) }
         // The API routes exist for POST only: any other method is told so (405 with Allow), not 404.
         for path in ["/api/predict", "/api/read"] {
             for method in [HTTPRequest.Method.get, .head, .put, .delete, .patch] {
@@ -142,3 +143,19 @@ final class SharedRecognizer: @unchecked Sendable {
         return try body(recognizer)
     }
 }
+
+/// The request context of digits' routes: Hummingbird's core context plus the connection's close future, so
+/// that a request whose client has gone stops waiting for work (`WorkQueue.run(_:cancelledBy:)`).
+public struct DigitsRequestContext: RequestContext {
+    /// Hummingbird's per-request storage (logger, allocator, parameters).
+    public var coreContext: CoreRequestContextStorage
+    /// Completes when the request's connection closes.
+    let connectionClosed: EventLoopFuture<Void>
+
+    /// The context of a request arriving on `source.channel`.
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        connectionClosed = source.channel.closeFuture
+    }
+}
+

@@ -4,6 +4,7 @@
 import Foundation
 import Digits
 import Hummingbird
+import NIOCore
 
 /// The body of every error response.
 struct ErrorBody: Encodable {
@@ -93,12 +94,12 @@ struct Handlers: Sendable {
         textResponse(Data(metrics.prometheusText().utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
     }
 
-    func predict(_ request: Request) async -> Response {
+    func predict(_ request: Request, closed: EventLoopFuture<Void>? = nil) async -> Response {
         do {
             let kind = try bodyKind(request, allowJSON: true)
             let body = try await collectBody(request)
             let (recognizer, limits) = (self.recognizer, configuration.imageLimits)
-            let answer = try await onWorkQueue { () throws -> PredictionBody in
+            let answer = try await onWorkQueue(cancelledBy: closed) { () throws -> PredictionBody in
                 if kind == .json {
                     let pixels = try RequestParsing.pixels(fromJSON: body)
                     let recognition = recognizer.withRecognizer { $0.recognize(pixels: pixels) }
@@ -124,12 +125,12 @@ struct Handlers: Sendable {
         }
     }
 
-    func read(_ request: Request) async -> Response {
+    func read(_ request: Request, closed: EventLoopFuture<Void>? = nil) async -> Response {
         do {
             _ = try bodyKind(request, allowJSON: false)
             let body = try await collectBody(request)
             let (recognizer, limits) = (self.recognizer, configuration.imageLimits)
-            let reading = try await onWorkQueue { () throws -> NumberReading in
+            let reading = try await onWorkQueue(cancelledBy: closed) { () throws -> NumberReading in
                 let image = try RequestParsing.image(from: body, limits: limits)
                 do {
                     return try recognizer.withRecognizer { try $0.readNumber(image) }
@@ -201,10 +202,12 @@ struct Handlers: Sendable {
         return bytes
     }
 
-    /// Runs `body` on the work queue; a refusal (queue full, deadline passed) becomes 503 with Retry-After.
-    func onWorkQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    /// Runs `body` on the work queue, given up when `closed` completes (the client left); a refusal (queue
+    /// full, deadline passed) becomes 503 with Retry-After.
+    func onWorkQueue<T: Sendable>(cancelledBy closed: EventLoopFuture<Void>?,
+                                  _ body: @escaping @Sendable () throws -> T) async throws -> T {
         do {
-            return try await work.run(body)
+            return try await work.run(cancelledBy: closed, body)
         } catch let refusal as WorkRefusal {
             switch refusal {
             case .queueFull(let concurrent, let queued):

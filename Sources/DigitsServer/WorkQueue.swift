@@ -11,9 +11,11 @@
 //   - a request whose work has not finished within `limits.deadline` (waiting included) is answered 503 then;
 //     work already running cannot be interrupted (libjpeg and the model run to the end), but it is bounded by
 //     the decoders' limits and keeps its slot until it ends, so the machine is never oversubscribed;
-//   - a request whose task is cancelled while it waits (its client gone) leaves the queue without running.
+//   - a request whose task is cancelled, or whose connection closes (its client gone), while it waits leaves
+//     the queue without running; work already running goes on to its end, keeping its slot.
 
 import Foundation
+import NIOCore
 
 /// How much work the server takes on at once.
 public struct WorkLimits: Sendable, Equatable {
@@ -65,7 +67,9 @@ public final class WorkQueue: @unchecked Sendable {
     /// Runs `body` on a Dispatch thread once a slot is free, and returns its result.
     /// - Throws: `WorkRefusal` when the queue is full, the deadline passes first, or the task is cancelled
     ///   while waiting; otherwise whatever `body` throws.
-    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    /// With `closed` (a connection's close future), its completion counts as a cancellation.
+    public func run<T: Sendable>(cancelledBy closed: EventLoopFuture<Void>? = nil,
+                                 _ body: @escaping @Sendable () throws -> T) async throws -> T {
         let outcome = Outcome<T>()
         let deadline = limits.deadline
         // The wait for a slot and the work itself, apart from the awaiting task, so that the deadline and a
@@ -91,6 +95,10 @@ public final class WorkQueue: @unchecked Sendable {
             worker.cancel()
         }
         defer { timer.cancel() }
+        closed?.whenComplete { _ in
+            outcome.finish(.failure(WorkRefusal.cancelled))
+            worker.cancel()
+        }
         return try await withTaskCancellationHandler {
             try await outcome.value
         } onCancel: {

@@ -304,6 +304,30 @@ final class ServerTests: XCTestCase {
         XCTAssertEqual(seven, 7)
     }
 
+    /// A client that sends its picture and leaves while the picture waits for a worker: its closed connection
+    /// takes the request out of the queue, and the picture is never decoded.
+    func testAClientThatLeavesIsDroppedFromTheQueue() async throws {
+        let configuration = ServerConfiguration(work: WorkLimits(concurrent: 1, queued: 4, deadline: .seconds(60)))
+        try await withServer(configuration) { client, server in
+            let gate = DispatchSemaphore(value: 0)
+            let slow = Task { try await server.work.run { gate.wait() } }
+            try await waitFor(server.work, running: 1)
+            let port = try XCTUnwrap(client.base.port)
+            let picture = Array("P5 28 28 255\n".utf8) + [UInt8](repeating: 0, count: 28 * 28)
+            let request = Array("POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/x-portable-graymap\r\nContent-Length: \(picture.count)\r\n\r\n".utf8) + picture
+            // Sent whole; no answer comes while the worker is held, and the socket is closed after 1 s.
+            let stall = Task.detached { try loopbackStall(port: port, sending: request, wait: 1) }
+            try await waitFor(server.work, running: 1, waiting: 1)
+            let reply = try await stall.value
+            XCTAssertTrue(reply.received.isEmpty, String(decoding: reply.received, as: UTF8.self))
+            try await waitFor(server.work, running: 1, waiting: 0)
+            gate.signal()
+            try await slow.value
+            try await waitFor(server.work, running: 0)
+            XCTAssertEqual(server.metrics.count(route: "/api/predict", status: 200), 0)
+        }
+    }
+
     /// The API routes take POST, the pages GET: another method is 405 naming the one allowed, not 404.
     func testWrongMethodIs405WithAllow() async throws {
         try await withServer { client, _ in
