@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(name: "DigitsNNTests", dependencies: ["DigitsNN"]),
         .testTarget(name: "DigitsDataTests", dependencies: ["DigitsData"]),
         .testTarget(name: "DigitsTests", dependencies: ["Digits", "DigitsTestSupport"]),
-        .testTarget(name: "DigitsCLITests", dependencies: ["DigitsCLI"]),
+        .testTarget(name: "DigitsCLITests", dependencies: ["DigitsCLI", "Digits"]),
         .testTarget(name: "DigitsImagingTests", dependencies: ["DigitsImaging"]),
         .testTarget(name: "DigitsExportTests", dependencies: ["DigitsExport", "DigitsTestSupport"]),
         .testTarget(name: "DigitsServerTests", dependencies: ["DigitsServer", "DigitsTestSupport"]),

@@ -9,10 +9,15 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Read the digit on each picture (PNG, JPEG, PGM/PPM): prepared as MNIST was, then classified.")
 
-    @Argument(help: "The model file (.safetensors).")
-    var modelFile: String
-    @Argument(help: "One or more pictures.")
-    var images: [String]
+    @Argument(help: ArgumentHelp("[MODEL] PICTURE...: the model file (default: the one `make train` saved, "
+                                 + "models/default.safetensors or $DIGITS_MODEL), then one or more pictures.",
+                                 valueName: "paths"))
+    var paths: [String]
+
+    /// The model named first, if any.
+    var modelFile: String? { DefaultModel.split(paths).model }
+    /// The pictures.
+    var images: [String] { DefaultModel.split(paths).rest }
     @Flag(name: .long, help: "Print JSON with all 10 probabilities.")
     var json = false
     @Option(name: .long, help: "Flag a reading as not confident below this top probability.")
@@ -30,7 +35,7 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let recognizer = try DigitRecognizer(contentsOf: URL(fileURLWithPath: modelFile))
+        let recognizer = try DigitRecognizer(contentsOf: DefaultModel.resolve(modelFile))
         recognizer.minimumProbability = minProbability
         recognizer.minimumMargin = minMargin
         var results: [[String: Any]] = []

@@ -9,16 +9,24 @@ struct ReadCommand: ParsableCommand {
         commandName: "read",
         abstract: "Read a number written on one line: split the ink into digits, classify each, print the string.")
 
-    @Argument(help: "The model file (.safetensors).")
-    var modelFile: String
-    @Argument(help: "The picture (PNG, JPEG, PGM/PPM).")
-    var image: String
+    @Argument(help: ArgumentHelp("[MODEL] PICTURE: the model file (default: the one `make train` saved, "
+                                 + "models/default.safetensors or $DIGITS_MODEL), then the picture (PNG, JPEG, PGM/PPM).",
+                                 valueName: "paths"))
+    var paths: [String]
+
+    func validate() throws {
+        let rest = DefaultModel.split(paths).rest
+        guard rest.count == 1 else {
+            throw ValidationError("give one picture, after the model file if any (got \(rest.count) pictures)")
+        }
+    }
     @Flag(name: .long, help: "Print JSON with each digit's probability and box.")
     var json = false
 
     func run() throws {
-        let recognizer = try DigitRecognizer(contentsOf: URL(fileURLWithPath: modelFile))
-        let reading = try recognizer.readNumber(contentsOf: URL(fileURLWithPath: image))
+        let (modelFile, rest) = DefaultModel.split(paths)
+        let recognizer = try DigitRecognizer(contentsOf: DefaultModel.resolve(modelFile))
+        let reading = try recognizer.readNumber(contentsOf: URL(fileURLWithPath: rest[0]))
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -10,8 +10,8 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve a model over HTTP: a draw-a-digit page at /, POST /api/predict and /api/read, /healthz, /metrics.")
 
-    @Argument(help: "The model file (.safetensors).")
-    var modelFile: String
+    @Argument(help: "The model file (.safetensors; default: the one `make train` saved, models/default.safetensors or $DIGITS_MODEL).")
+    var modelFile: String?
     @Option(name: .long, help: "Address to listen on.")
     var host: String = "127.0.0.1"
     @Option(name: .long, help: "Port to listen on.")
@@ -49,7 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
     static let shortestTimeout = 0.001, longestTimeout = 86_400.0
 
     func run() async throws {
-        let recognizer = try DigitRecognizer(contentsOf: URL(fileURLWithPath: modelFile))
+        let model = try DefaultModel.resolve(modelFile)
+        let recognizer = try DigitRecognizer(contentsOf: model)
         let server = DigitsServer(recognizer: recognizer,
                                   configuration: ServerConfiguration(host: host, port: port, maxBodyBytes: maxBodyBytes,
                                                                      idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
@@ -57,7 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
                                                                      work: WorkLimits(concurrent: workers ?? ProcessInfo.processInfo.activeProcessorCount,
                                                                                       queued: queue,
                                                                                       deadline: .milliseconds(Int64(deadline * 1000)))))
-        print("serving \(modelFile) on http://\(host):\(port)/")
+        print("serving \(model.path) on http://\(host):\(port)/")
         try await server.run()
     }
 }

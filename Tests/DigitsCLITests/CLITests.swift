@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import Digits
 
 /// Runs the built `digits` executable end to end.
 final class CLITests: XCTestCase {
@@ -207,6 +208,40 @@ final class CLITests: XCTestCase {
                                  environment: ["DIGITS_DATA": dataDirectory])
         XCTAssertEqual(noModel.status, 1)
         XCTAssertTrue(noModel.err.contains("none.safetensors"), noModel.err)
+    }
+
+    /// `predict`, `read` and `serve` without a model file use the default model ($DIGITS_MODEL, else
+    /// models/default.safetensors in the current folder), and say how to make it when there is none.
+    func testCommandsWithoutAModelUseTheDefaultModel() throws {
+        let picture = directory.appendingPathComponent("seven.pgm")
+        let data = try MNIST.load(DataLocator.locate(explicit: dataDirectory).files)
+        try Data(Array("P5 28 28 255\n".utf8) + Array(data.test.pixels(of: 0))).write(to: picture)
+        for arguments in [["predict", picture.path], ["read", picture.path], ["serve"]] {
+            let r = try digits(arguments)
+            XCTAssertEqual(r.status, 1, "\(arguments): \(r.err)")
+            XCTAssertTrue(r.err.contains("no model file was given and there is no default model at \(directory.path)/models/default.safetensors"), r.err)
+            XCTAssertTrue(r.err.contains("make train"), r.err)
+        }
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("models"), withIntermediateDirectories: true)
+        let trained = try digits(["train", "--model", "linear-svm", "--epochs", "1", "--quiet", "--output", "models/default.safetensors",
+                                  "--data", dataDirectory])
+        XCTAssertEqual(trained.status, 0, trained.err)
+        let predicted = try digits(["predict", picture.path, "--json"])
+        XCTAssertEqual(predicted.status, 0, predicted.err)
+        let named = try digits(["predict", "models/default.safetensors", picture.path, "--json"])
+        XCTAssertEqual(predicted.out, named.out)
+        let read = try digits(["read", picture.path])
+        XCTAssertEqual(read.status, 0, read.err)
+        // DIGITS_MODEL names another default; a missing one is reported as such.
+        let moved = directory.appendingPathComponent("elsewhere.safetensors")
+        try FileManager.default.moveItem(at: directory.appendingPathComponent("models/default.safetensors"), to: moved)
+        let viaEnvironment = try digits(["predict", picture.path, "--json"], environment: ["DIGITS_MODEL": moved.path])
+        XCTAssertEqual(viaEnvironment.out, named.out)
+        let missing = try digits(["predict", picture.path], environment: ["DIGITS_MODEL": "/nonexistent.safetensors"])
+        XCTAssertTrue(missing.err.contains("/nonexistent.safetensors (from DIGITS_MODEL)"), missing.err)
+        XCTAssertEqual(DefaultModel.split(["a.png", "b.jpg"]).model, nil)
+        XCTAssertEqual(DefaultModel.split(["m.bin", "b.jpg"]).model, "m.bin")
+        XCTAssertEqual(DefaultModel.split(["m.safetensors"]).rest, ["m.safetensors"])
     }
 
     func testModelsListsEveryRecipe() throws {
