@@ -31,9 +31,13 @@ import Foundation
 // on digits by version, and it runs on any CPU of its architecture. Either way the modules that parse input
 // (files, pictures, requests, options) keep Swift's checks on.
 let fastKernels = ProcessInfo.processInfo.environment["DIGITS_FAST"] == "1"
+// DIGITS_HARDWARE_FMA tells the kernels (DigitsTensor/MultiplyAdd.swift) that the CPU fuses multiply-add, as
+// every CPU digits is built on for itself does; the portable build multiplies and adds instead of calling the C
+// library's software fmaf for every lane.
 let numericKernelSettings: [SwiftSetting] = fastKernels ? [
     .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
     .unsafeFlags(["-target-cpu", "native"], .when(platforms: [.linux], configuration: .release)),
+    .define("DIGITS_HARDWARE_FMA", .when(platforms: [.linux], configuration: .release)),
 ] : []
 
 let package = Package(

@@ -64,10 +64,10 @@ public enum Kernels {
                 let s = V(repeating: terms[i].scale)
                 let p = base + Int(terms[i].row) * stride + j
                 // a += s·w as fused multiply-adds (one rounding each).
-                a0 = a0.addingProduct(s, load(p)); a1 = a1.addingProduct(s, load(p + 8))
-                a2 = a2.addingProduct(s, load(p + 16)); a3 = a3.addingProduct(s, load(p + 24))
-                a4 = a4.addingProduct(s, load(p + 32)); a5 = a5.addingProduct(s, load(p + 40))
-                a6 = a6.addingProduct(s, load(p + 48)); a7 = a7.addingProduct(s, load(p + 56))
+                a0 = a0.mulAdd(s, load(p)); a1 = a1.mulAdd(s, load(p + 8))
+                a2 = a2.mulAdd(s, load(p + 16)); a3 = a3.mulAdd(s, load(p + 24))
+                a4 = a4.mulAdd(s, load(p + 32)); a5 = a5.mulAdd(s, load(p + 40))
+                a6 = a6.mulAdd(s, load(p + 48)); a7 = a7.mulAdd(s, load(p + 56))
             }
             let o = out + j
             store(a0, o); store(a1, o + 8); store(a2, o + 16); store(a3, o + 24)
@@ -80,8 +80,8 @@ public enum Kernels {
             for i in 0..<count {
                 let s = V(repeating: terms[i].scale)
                 let p = base + Int(terms[i].row) * stride + j
-                a0 = a0.addingProduct(s, load(p)); a1 = a1.addingProduct(s, load(p + 8))
-                a2 = a2.addingProduct(s, load(p + 16)); a3 = a3.addingProduct(s, load(p + 24))
+                a0 = a0.mulAdd(s, load(p)); a1 = a1.mulAdd(s, load(p + 8))
+                a2 = a2.mulAdd(s, load(p + 16)); a3 = a3.mulAdd(s, load(p + 24))
             }
             let o = out + j
             store(a0, o); store(a1, o + 8); store(a2, o + 16); store(a3, o + 24)
@@ -93,14 +93,14 @@ public enum Kernels {
             for i in 0..<count {
                 let s = V(repeating: terms[i].scale)
                 let p = base + Int(terms[i].row) * stride + j
-                a0 = a0.addingProduct(s, load(p)); a1 = a1.addingProduct(s, load(p + 8))
+                a0 = a0.mulAdd(s, load(p)); a1 = a1.mulAdd(s, load(p + 8))
             }
             store(a0, out + j); store(a1, out + j + 8)
             j += 16
         }
         while j + 8 <= width {
             var a = initial.map { load($0 + j) } ?? V()
-            for i in 0..<count { a = a.addingProduct(V(repeating: terms[i].scale), load(base + Int(terms[i].row) * stride + j)) }
+            for i in 0..<count { a = a.mulAdd(V(repeating: terms[i].scale), load(base + Int(terms[i].row) * stride + j)) }
             store(a, out + j)
             j += 8
         }
@@ -176,14 +176,14 @@ public enum Kernels {
                 var i = 0
                 while i + 8 <= length {
                     let xv = load(x + i)
-                    s0 = s0.addingProduct(xv, load(w0 + i)); s1 = s1.addingProduct(xv, load(w1 + i))
-                    s2 = s2.addingProduct(xv, load(w2 + i)); s3 = s3.addingProduct(xv, load(w3 + i))
+                    s0 = s0.mulAdd(xv, load(w0 + i)); s1 = s1.mulAdd(xv, load(w1 + i))
+                    s2 = s2.mulAdd(xv, load(w2 + i)); s3 = s3.mulAdd(xv, load(w3 + i))
                     i += 8
                 }
                 var t0 = s0.sum(), t1 = s1.sum(), t2 = s2.sum(), t3 = s3.sum()
                 while i < length {
-                    t0 = t0.addingProduct(x[i], w0[i]); t1 = t1.addingProduct(x[i], w1[i])
-                    t2 = t2.addingProduct(x[i], w2[i]); t3 = t3.addingProduct(x[i], w3[i])
+                    t0 = t0.mulAdd(x[i], w0[i]); t1 = t1.mulAdd(x[i], w1[i])
+                    t2 = t2.mulAdd(x[i], w2[i]); t3 = t3.mulAdd(x[i], w3[i])
                     i += 1
                 }
                 let out = c + r * ldc + o
@@ -225,16 +225,16 @@ public enum Kernels {
                         let x = a + r * lda + i, g = b + r * ldb
                         let xv = load(x), xw = load(x + 8)
                         let g0 = V(repeating: g[j]), g1 = V(repeating: g[j1]), g2 = V(repeating: g[j2]), g3 = V(repeating: g[j3])
-                        s0 = s0.addingProduct(xv, g0); s1 = s1.addingProduct(xv, g1)
-                        s2 = s2.addingProduct(xv, g2); s3 = s3.addingProduct(xv, g3)
-                        u0 = u0.addingProduct(xw, g0); u1 = u1.addingProduct(xw, g1)
-                        u2 = u2.addingProduct(xw, g2); u3 = u3.addingProduct(xw, g3)
+                        s0 = s0.mulAdd(xv, g0); s1 = s1.mulAdd(xv, g1)
+                        s2 = s2.mulAdd(xv, g2); s3 = s3.mulAdd(xv, g3)
+                        u0 = u0.mulAdd(xw, g0); u1 = u1.mulAdd(xw, g1)
+                        u2 = u2.mulAdd(xw, g2); u3 = u3.mulAdd(xw, g3)
                     }
                 } else {
                     for r in 0..<rows {
                         let xv = load(a + r * lda + i), g = b + r * ldb
-                        s0 = s0.addingProduct(xv, V(repeating: g[j])); s1 = s1.addingProduct(xv, V(repeating: g[j1]))
-                        s2 = s2.addingProduct(xv, V(repeating: g[j2])); s3 = s3.addingProduct(xv, V(repeating: g[j3]))
+                        s0 = s0.mulAdd(xv, V(repeating: g[j])); s1 = s1.mulAdd(xv, V(repeating: g[j1]))
+                        s2 = s2.mulAdd(xv, V(repeating: g[j2])); s3 = s3.mulAdd(xv, V(repeating: g[j3]))
                     }
                 }
                 store(s0, column: i, j); store(s1, column: i, j + 1); store(s2, column: i, j + 2); store(s3, column: i, j + 3)
@@ -249,7 +249,7 @@ public enum Kernels {
         while i < columns.upperBound {
             for j in 0..<p {
                 var t: Float = 0
-                for r in 0..<rows { t = t.addingProduct(a[r * lda + i], b[r * ldb + j]) }
+                for r in 0..<rows { t = t.mulAdd(a[r * lda + i], b[r * ldb + j]) }
                 c[i * ldc + j] = t
             }
             i += 1

@@ -163,8 +163,8 @@ enum DirectConvolution {
                                 // y[o, i, j…j+31] += W[o, p, q] · x[i − pt + p, j − pl + q …], and for o + 1
                                 let w0 = V(repeating: k0[p * KW + q]), w1 = V(repeating: k1[p * KW + q])
                                 let x0 = load(row + q), x1 = load(row + q + 8), x2 = load(row + q + 16), x3 = load(row + q + 24)
-                                a0.addProduct(w0, x0); a1.addProduct(w0, x1); a2.addProduct(w0, x2); a3.addProduct(w0, x3)
-                                c0.addProduct(w1, x0); c1.addProduct(w1, x1); c2.addProduct(w1, x2); c3.addProduct(w1, x3)
+                                a0.formMulAdd(w0, x0); a1.formMulAdd(w0, x1); a2.formMulAdd(w0, x2); a3.formMulAdd(w0, x3)
+                                c0.formMulAdd(w1, x0); c1.formMulAdd(w1, x1); c2.formMulAdd(w1, x2); c3.formMulAdd(w1, x3)
                             }
                         }
                         store((a0, a1, a2, a3), y + (o * OH + i) * OW, j)
@@ -213,11 +213,11 @@ enum DirectConvolution {
                             // Σ g[o, i, j…] · x[i − pt + p, j − pl + q …] for q = q0 … q0 + n − 1, and for o + 1
                             let u = load(g0 + j), v = load(g1 + j)
                             let x0 = load(row + j), x1 = load(row + j + 1), x2 = load(row + j + 2), x3 = load(row + j + 3)
-                            a0.addProduct(u, x0); a1.addProduct(u, x1); a2.addProduct(u, x2); a3.addProduct(u, x3)
-                            c0.addProduct(v, x0); c1.addProduct(v, x1); c2.addProduct(v, x2); c3.addProduct(v, x3)
+                            a0.formMulAdd(u, x0); a1.formMulAdd(u, x1); a2.formMulAdd(u, x2); a3.formMulAdd(u, x3)
+                            c0.formMulAdd(v, x0); c1.formMulAdd(v, x1); c2.formMulAdd(v, x2); c3.formMulAdd(v, x3)
                             if n > 4 {
                                 let x4 = load(row + j + 4)
-                                a4.addProduct(u, x4); c4.addProduct(v, x4)
+                                a4.formMulAdd(u, x4); c4.formMulAdd(v, x4)
                             }
                         }
                     }

@@ -201,7 +201,7 @@ struct Winograd5x5 {
             let tiles = v + c * L
             // Sum k is tile k / pass, outputs 8·(k % pass) ..< + 8.
             @inline(__always) func add(_ sum: inout V, _ k: Int) {
-                sum = sum.addingProduct(V(repeating: tiles[k / pass]), k % pass == 0 ? w0 : w1)
+                sum = sum.mulAdd(V(repeating: tiles[k / pass]), k % pass == 0 ? w0 : w1)
             }
             add(&s.0, 0); add(&s.1, 1); add(&s.2, 2); add(&s.3, 3); add(&s.4, 4); add(&s.5, 5)
             add(&s.6, 6); add(&s.7, 7); add(&s.8, 8); add(&s.9, 9); add(&s.10, 10); add(&s.11, 11)

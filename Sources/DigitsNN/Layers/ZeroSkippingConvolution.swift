@@ -234,10 +234,10 @@ enum ZeroSkippingConvolution {
         /// s += t.scale · w[t.row·O ..< + O], for the O outputs.
         @inline(__always) func add(_ s: inout Sums, _ t: RowTerm, _ base: UnsafePointer<Float>) {
             let k = V(repeating: t.scale), w = base + Int(t.row) * O
-            s.0 = s.0.addingProduct(k, load(w))
-            if O > 8 { s.1 = s.1.addingProduct(k, load(w + 8)) }
-            if O > 16 { s.2 = s.2.addingProduct(k, load(w + 16)) }
-            if O > 24 { s.3 = s.3.addingProduct(k, load(w + 24)) }
+            s.0 = s.0.mulAdd(k, load(w))
+            if O > 8 { s.1 = s.1.mulAdd(k, load(w + 8)) }
+            if O > 16 { s.2 = s.2.mulAdd(k, load(w + 16)) }
+            if O > 24 { s.3 = s.3.mulAdd(k, load(w + 24)) }
         }
         for p in 0..<rows {
             let first = Int(marks[p * markStride]), end = Int(marks[p * markStride + runPixels])
@@ -339,14 +339,14 @@ enum ZeroSkippingConvolution {
                      rows > 7 ? load(sums + 56) : V())
             for t in 0..<count {
                 let k = V(repeating: terms[t].scale), x = base + Int(terms[t].row)
-                s.0 = s.0.addingProduct(k, load(x))
-                if rows > 1 { s.1 = s.1.addingProduct(k, load(x + rowStride)) }
-                if rows > 2 { s.2 = s.2.addingProduct(k, load(x + 2 * rowStride)) }
-                if rows > 3 { s.3 = s.3.addingProduct(k, load(x + 3 * rowStride)) }
-                if rows > 4 { s.4 = s.4.addingProduct(k, load(x + 4 * rowStride)) }
-                if rows > 5 { s.5 = s.5.addingProduct(k, load(x + 5 * rowStride)) }
-                if rows > 6 { s.6 = s.6.addingProduct(k, load(x + 6 * rowStride)) }
-                if rows > 7 { s.7 = s.7.addingProduct(k, load(x + 7 * rowStride)) }
+                s.0 = s.0.mulAdd(k, load(x))
+                if rows > 1 { s.1 = s.1.mulAdd(k, load(x + rowStride)) }
+                if rows > 2 { s.2 = s.2.mulAdd(k, load(x + 2 * rowStride)) }
+                if rows > 3 { s.3 = s.3.mulAdd(k, load(x + 3 * rowStride)) }
+                if rows > 4 { s.4 = s.4.mulAdd(k, load(x + 4 * rowStride)) }
+                if rows > 5 { s.5 = s.5.mulAdd(k, load(x + 5 * rowStride)) }
+                if rows > 6 { s.6 = s.6.mulAdd(k, load(x + 6 * rowStride)) }
+                if rows > 7 { s.7 = s.7.mulAdd(k, load(x + 7 * rowStride)) }
             }
             store(s.0, sums)
             if rows > 1 { store(s.1, sums + 8) }
