@@ -7,7 +7,8 @@
 //   DigitsTensor        tensor core: Float32 storage with a shape, kernels, BLAS products, seeded RNG
 //   DigitsNN            layers, losses, optimizers, sequential models
 //   DigitsData          IDX files (raw or gzip), MNIST location and download, mini-batches; the file
-//                       formats and checksums above them share (protobuf encoder, TFRecord, CRC-32C, SHA-256)
+//                       formats and checksums above them share (protobuf encoder, TFRecord, CRC-32C,
+//                       SHA-256 through swift-crypto)
 //   DigitsImaging       decoding pictures (PNG, JPEG, PGM/PPM) and preparing them as MNIST digits
 //   Digits              application services: recipes, training runs, metrics, safetensors checkpoints,
 //                       TensorBoard logs
@@ -57,6 +58,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        // SHA-256 of datasets, downloads and weights.
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0" ..< "5.0.0"),
         // `swift package generate-documentation --target Digits` builds the DocC documentation.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -93,7 +96,7 @@ let package = Package(
         ),
         .target(
             name: "DigitsData",
-            dependencies: ["DigitsTensor", "CZlib"]
+            dependencies: ["DigitsTensor", "CZlib", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "DigitsImaging",
