@@ -35,18 +35,32 @@ struct DataOptions: ParsableArguments {
     }
 }
 
-/// What a saved model is judged on and how it reads the pictures: `evaluate` and `ensemble`.
-struct JudgingOptions: ParsableArguments {
-    @Option(name: .long, help: "Judge on the last N training images instead of the test set: the ones `digits train --validation N` held out.")
-    var validation: Int?
+/// How a saved model reads each picture: `evaluate`, `ensemble`, `predict`, `read` and `serve`.
+struct ViewOptions: ParsableArguments {
     @Option(name: .long, help: "Test-time augmentation: 'shifts' (the picture and its four 1-pixel shifts, probabilities averaged) or 'none'. Default: the model's own.")
     var tta: String?
 
     func validate() throws {
-        if let validation, validation < 1 { throw ValidationError("--validation must be at least 1 image") }
         if let tta, tta != "none", TestTimeAugmentation(named: tta) == nil {
             throw ValidationError("--tta must be 'none' or 'shifts' (got '\(tta)')")
         }
+    }
+
+    /// Makes `model` read pictures as --tta says (unchanged without it).
+    func apply(to model: Model) {
+        guard let tta else { return }
+        model.read(in: TestTimeAugmentation(named: tta))
+    }
+}
+
+/// What a saved model is judged on and how it reads the pictures: `evaluate` and `ensemble`.
+struct JudgingOptions: ParsableArguments {
+    @Option(name: .long, help: "Judge on the last N training images instead of the test set: the ones `digits train --validation N` held out.")
+    var validation: Int?
+    @OptionGroup var views: ViewOptions
+
+    func validate() throws {
+        if let validation, validation < 1 { throw ValidationError("--validation must be at least 1 image") }
     }
 
     /// The images to judge on: the test set, or the held-out tail of the training set.
@@ -59,10 +73,7 @@ struct JudgingOptions: ParsableArguments {
     }
 
     /// Makes `model` read pictures as --tta says (unchanged without it).
-    func apply(to model: Model) {
-        guard let tta else { return }
-        model.read(in: TestTimeAugmentation(named: tta))
-    }
+    func apply(to model: Model) { views.apply(to: model) }
 }
 
 /// Options for how much of the machine to use.

@@ -18,6 +18,7 @@ struct PredictCommand: ParsableCommand {
     var modelFile: String? { DefaultModel.split(paths).model }
     /// The pictures.
     var images: [String] { DefaultModel.split(paths).rest }
+    @OptionGroup var views: ViewOptions
     @Flag(name: .long, help: "Print JSON with all 10 probabilities.")
     var json = false
     @Option(name: .long, help: "Flag a reading as not confident below this top probability.")
@@ -36,6 +37,7 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let recognizer = try DigitRecognizer(contentsOf: DefaultModel.resolve(modelFile))
+        views.apply(to: recognizer.model)
         recognizer.minimumProbability = minProbability
         recognizer.minimumMargin = minMargin
         var results: [[String: Any]] = []

@@ -20,12 +20,14 @@ struct ReadCommand: ParsableCommand {
             throw ValidationError("give one picture, after the model file if any (got \(rest.count) pictures)")
         }
     }
+    @OptionGroup var views: ViewOptions
     @Flag(name: .long, help: "Print JSON with each digit's probability and box.")
     var json = false
 
     func run() throws {
         let (modelFile, rest) = DefaultModel.split(paths)
         let recognizer = try DigitRecognizer(contentsOf: DefaultModel.resolve(modelFile))
+        views.apply(to: recognizer.model)
         let reading = try recognizer.readNumber(contentsOf: URL(fileURLWithPath: rest[0]))
         if json {
             let encoder = JSONEncoder()

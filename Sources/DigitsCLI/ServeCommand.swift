@@ -12,6 +12,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Argument(help: "The model file (.safetensors; default: the one `make train` saved, models/default.safetensors or $DIGITS_MODEL).")
     var modelFile: String?
+    @OptionGroup var views: ViewOptions
     @Option(name: .long, help: "Address to listen on.")
     var host: String = "127.0.0.1"
     @Option(name: .long, help: "Port to listen on.")
@@ -51,6 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let model = try DefaultModel.resolve(modelFile)
         let recognizer = try DigitRecognizer(contentsOf: model)
+        views.apply(to: recognizer.model)
         let server = DigitsServer(recognizer: recognizer,
                                   configuration: ServerConfiguration(host: host, port: port, maxBodyBytes: maxBodyBytes,
                                                                      idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),

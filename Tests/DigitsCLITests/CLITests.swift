@@ -232,6 +232,10 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(predicted.out, named.out)
         let read = try digits(["read", picture.path])
         XCTAssertEqual(read.status, 0, read.err)
+        // The views a model reads can be chosen where it reads pictures, as with evaluate.
+        let shifted = try digits(["predict", picture.path, "--tta", "shifts", "--json"])
+        XCTAssertEqual(shifted.status, 0, shifted.err)
+        XCTAssertNotEqual(shifted.out, named.out, "five views averaged gave the very same probabilities as one")
         // DIGITS_MODEL names another default; a missing one is reported as such.
         let moved = directory.appendingPathComponent("elsewhere.safetensors")
         try FileManager.default.moveItem(at: directory.appendingPathComponent("models/default.safetensors"), to: moved)
@@ -265,6 +269,9 @@ final class CLITests: XCTestCase {
             (["serve", "m.safetensors", "--idle-timeout", "0"], "--idle-timeout"),
             (["serve", "m.safetensors", "--body-timeout", "nan"], "--body-timeout"),
             (["evaluate", "m.safetensors", "--tta", "wobble"], "--tta must be 'none' or 'shifts'"),
+            (["serve", "m.safetensors", "--tta", "wobble"], "--tta must be 'none' or 'shifts'"),
+            (["predict", "m.safetensors", "a.png", "--tta", "wobble"], "--tta must be 'none' or 'shifts'"),
+            (["read", "a.png", "--tta", "wobble"], "--tta must be 'none' or 'shifts'"),
             (["evaluate", "m.safetensors", "--validation", "0"], "--validation must be at least 1"),
         ]
         for (arguments, expected) in cases {
