@@ -34,7 +34,8 @@ def run(cmd, env=None):
         sys.stdout.write(text)
         raise SystemExit(f"failed ({out.returncode}): {' '.join(cmd)}")
     # The figures each command printed, so that a run cut short still shows what it measured.
-    keep = [l for l in text.splitlines() if l.startswith("RESULT") or "test accuracy" in l or "s training" in l]
+    keep = [l for l in text.splitlines() if l.startswith("RESULT") or "test accuracy" in l or "s training" in l
+            or l.startswith("machine:") or l.startswith("warning:")]
     for line in keep[-3:]:
         print("  " + line)
     print(f"  ({time.monotonic() - start:.1f} s)", flush=True)
@@ -78,6 +79,9 @@ def main():
 
     # mlp recipe, 5 epochs: digits-bench times the training loop as the anchor does.
     d = [run([BENCH]) for _ in range(args.runs)]
+    # digits-bench names the CPU, its vector width and the BLAS kernels, and warns when they are a fallback.
+    machine = next((l for l in d[0].splitlines() if l.startswith("machine:")), "machine: (not reported)")
+    blas_warning = next((l for l in d[0].splitlines() if l.startswith("warning:")), None)
     d_mlp = med(grab(r"mlp 5 epochs: ([0-9.]+) s training", t, "mlp seconds") for t in d)
     d_acc = med(grab(r"test accuracy ([0-9.]+)%", t, "mlp accuracy") for t in d)
     d_rss = max(grab(r"peak resident memory: ([0-9.]+) MB", t, "peak RSS") for t in d)
@@ -117,6 +121,9 @@ def main():
     print()
     print(f"CPU: {cpu_model()} ({simd}), {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M')}; "
           f"medians of {args.runs} runs ({args.runs_slow} for NumPy and cnn); {time.monotonic() - began:.0f} s in all")
+    print(machine)
+    if blas_warning:
+        print(blas_warning)
     print()
     print("| target | digits | anchor | anchor's figure | digits is |")
     print("|---|---|---|---|---|")

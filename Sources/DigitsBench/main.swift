@@ -283,10 +283,10 @@ default:
 }
 let epochs = arguments.first.flatMap(Int.init) ?? 5
 
-let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
-    .split(separator: "\n").first { $0.hasPrefix("model name") }?
-    .split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
-print("digits-bench: \(cpu), \(threads) threads, \(Date())")
+let machine = Machine.current
+print("digits-bench: \(machine.cpuModel), \(threads) threads, \(Date())")
+print("machine: \(machine.summary)")
+if let warning = machine.blasFallbackWarning { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
 
 let big = sgemmRate(m: 2048, n: 2048, k: 2048, library: true)
 // The MLP's two big products per batch of 128: X·W1 and the weight gradient Xᵀ·G1, as OpenBLAS runs them

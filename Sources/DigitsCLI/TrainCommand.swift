@@ -98,6 +98,9 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let warning = Machine.current.blasFallbackWarning {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
         // From here on Ctrl-C stops the run at the next batch boundary and saves it.
         let stop = StopRequest()
         stop.stopOnInterrupt {

@@ -273,3 +273,30 @@ final class TensorTests: XCTestCase {
         }
     }
 }
+
+/// `Machine` names the CPU and the BLAS kernels, and tells a generic fallback from kernels that fit the CPU.
+final class MachineTests: XCTestCase {
+    func testThisMachineIsDescribed() {
+        let machine = Machine.current
+        XCTAssertFalse(machine.blas.isEmpty)
+        XCTAssertFalse(machine.blasKernels.isEmpty)
+        XCTAssertTrue([128, 256, 512].contains(machine.vectorBits))
+        XCTAssertTrue(machine.summary.contains(machine.blasKernels), machine.summary)
+    }
+
+    func testGenericKernelsOnAWideCPUAreAFallback() {
+        func machine(_ bits: Int, _ kernels: String) -> Machine {
+            Machine(cpuModel: "test", cpuFamilyModel: (6, 207), vectorBits: bits,
+                    blas: "OpenBLAS 0.3.21 DYNAMIC_ARCH \(kernels)", blasKernels: kernels)
+        }
+        // Issue 25's Intel Xeon: AVX-512, and OpenBLAS 0.3.21 ran its Prescott kernels.
+        let intel = machine(512, "Prescott").blasFallbackWarning
+        XCTAssertNotNil(intel)
+        XCTAssertTrue(intel?.contains("OPENBLAS_CORETYPE=SkylakeX") ?? false, intel ?? "")
+        XCTAssertTrue(machine(256, "Sandybridge").blasFallbackWarning?.contains("OPENBLAS_CORETYPE=Haswell") ?? false)
+        for fitting in [machine(512, "Cooperlake"), machine(512, "SkylakeX"), machine(256, "Zen"), machine(256, "Haswell"),
+                        machine(128, "Prescott")] {
+            XCTAssertNil(fitting.blasFallbackWarning, fitting.summary)
+        }
+    }
+}
