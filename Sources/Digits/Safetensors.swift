@@ -107,15 +107,11 @@ public struct SafetensorsFile: Equatable, Sendable {
 
     /// The bytes of the regular file at `url` (at most `maxFileBytes`), or `SafetensorsError.io` naming what failed.
     static func readAll(_ url: URL) throws -> [UInt8] {
-        // The header's length is checked from the first 8 bytes before the rest is read, so a file claiming a
-        // huge header costs 8 bytes of reading, not the whole file (a zip or pickle is named in `decode`).
-        let prefix = try readFile { () throws(RegularFileError) in try RegularFile.readPrefix(path: url.path, count: 8) }
-        if prefix.count == 8, !prefix.starts(with: [0x50, 0x4B, 0x03, 0x04]), prefix[0] != 0x80 {
-            let claimed = prefix.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            if claimed > UInt64(maxHeaderLength) {
-                throw SafetensorsError.headerTooLarge(source: url.path, claimed: claimed, limit: maxHeaderLength)
-            }
-        }
+        // The checks `decode` makes of the first 9 bytes (a zip or pickle in disguise, a header length over the
+        // limit) run on those bytes before the rest is read, so a file claiming a huge header costs 9 bytes of
+        // reading, not the whole file.
+        let start = try readFile { () throws(RegularFileError) in try RegularFile.readPrefix(path: url.path, count: 9) }
+        _ = try SafetensorsDecoder.checkStart(start, source: url.path)
         return try readFile { () throws(RegularFileError) in try RegularFile.read(path: url.path, maxBytes: maxFileBytes) }
 
         /// `body`'s bytes, or its failure as `SafetensorsError.io`.
@@ -422,7 +418,10 @@ private struct SafetensorsDecoder {
     let source: String
     let policy: SafetensorsDtypePolicy
 
-    func decode() throws -> SafetensorsFile {
+    /// What the first 9 bytes of a file tell (the same for a whole file and for its first 9 bytes): refuses a zip
+    /// or a pickle, a file shorter than the length prefix, and a header length over `maxHeaderLength`; returns the
+    /// claimed header length.
+    static func checkStart(_ bytes: [UInt8], source: String) throws -> UInt64 {
         let resave = "Save the weights as safetensors in Python: "
             + "safetensors.torch.save_file(model.state_dict(), \"weights.safetensors\"), then `digits import weights.safetensors --model NAME`."
         if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
@@ -443,6 +442,11 @@ private struct SafetensorsDecoder {
         guard claimed <= UInt64(SafetensorsFile.maxHeaderLength) else {
             throw SafetensorsError.headerTooLarge(source: source, claimed: claimed, limit: SafetensorsFile.maxHeaderLength)
         }
+        return claimed
+    }
+
+    func decode() throws -> SafetensorsFile {
+        let claimed = try Self.checkStart(bytes, source: source)
         let available = bytes.count - 8
         guard claimed <= UInt64(available) else {
             throw SafetensorsError.headerLengthExceedsFile(source: source, claimed: claimed, available: available)

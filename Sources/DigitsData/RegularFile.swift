@@ -56,57 +56,59 @@ public enum RegularFile {
     /// The whole content of the regular file at `path`, refusing (before reading) anything that is not a regular
     /// file or holds more than `maxBytes` bytes.
     public static func read(path: String, maxBytes: Int) throws(RegularFileError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .cannotRead(path: path, operation: "open", reason: systemMessage(errno)) }
+        let (fd, size) = try openRegular(path)
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .cannotRead(path: path, operation: "fstat", reason: systemMessage(errno)) }
-        let type = info.st_mode & S_IFMT
-        guard type == S_IFREG else { throw .notARegularFile(path: path, kind: describe(type)) }
-        let size = Int(info.st_size)
         guard size <= maxBytes else { throw .tooLarge(path: path, size: size, limit: maxBytes) }
-        var failure: Int32 = 0
-        var count = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-            while count < size, let base = buffer.baseAddress {
-                let n = readSome(fd, base + count, size - count)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    break
-                }
-                if n == 0 { break }  // the file shrank while being read
-                count += n
-            }
-            initialized = count
-        }
-        if failure != 0 { throw .cannotRead(path: path, operation: "read", reason: systemMessage(failure)) }
-        guard count == size else { throw .changedWhileReading(path: path, expected: size, read: count) }
+        let bytes = try readUpTo(size, from: fd, path: path)
+        guard bytes.count == size else { throw .changedWhileReading(path: path, expected: size, read: bytes.count) }
         return bytes
     }
 
     /// The first `count` bytes (fewer if the file is shorter) of the regular file at `path`: enough to check a
     /// header's claims before the whole file is read.
     public static func readPrefix(path: String, count: Int) throws(RegularFileError) -> [UInt8] {
+        let (fd, _) = try openRegular(path)
+        defer { close(fd) }
+        return try readUpTo(max(0, count), from: fd, path: path)
+    }
+
+    /// `path` opened for reading, and its size, refusing anything that is not a regular file. The caller closes it.
+    private static func openRegular(_ path: String) throws(RegularFileError) -> (fd: Int32, size: Int) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .cannotRead(path: path, operation: "open", reason: systemMessage(errno)) }
-        defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .cannotRead(path: path, operation: "fstat", reason: systemMessage(errno)) }
-        let type = info.st_mode & S_IFMT
-        guard type == S_IFREG else { throw .notARegularFile(path: path, kind: describe(type)) }
-        var bytes = [UInt8](repeating: 0, count: max(0, count))
-        var filled = 0
-        while filled < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { raw in readSome(fd, raw.baseAddress! + filled, raw.count - filled) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .cannotRead(path: path, operation: "read", reason: systemMessage(errno))
-            }
-            if n == 0 { break }
-            filled += n
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            close(fd)
+            throw .cannotRead(path: path, operation: "fstat", reason: systemMessage(code))
         }
-        return Array(bytes.prefix(filled))
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            close(fd)
+            throw .notARegularFile(path: path, kind: describe(type))
+        }
+        return (fd, Int(info.st_size))
+    }
+
+    /// Up to `count` bytes from `fd`, fewer only where the file ends first.
+    private static func readUpTo(_ count: Int, from fd: Int32, path: String) throws(RegularFileError) -> [UInt8] {
+        var failure: Int32 = 0
+        var filled = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            while filled < count, let base = buffer.baseAddress {
+                let n = readSome(fd, base + filled, count - filled)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    break
+                }
+                if n == 0 { break }  // the end of the file (it may have shrunk while being read)
+                filled += n
+            }
+            initialized = filled
+        }
+        if failure != 0 { throw .cannotRead(path: path, operation: "read", reason: systemMessage(failure)) }
+        return bytes
     }
 
     /// A file type from `st_mode`, in words.

@@ -10,8 +10,8 @@ import CBLAS
 public struct Machine: Sendable, Equatable {
     /// The CPU's model name, e.g. "AMD EPYC" ("unknown CPU" where the system does not say).
     public var cpuModel: String
-    /// CPU family and model numbers as the system reports them (x86 only), e.g. (25, 17) for AMD Zen 4.
-    public var cpuFamilyModel: (family: Int, model: Int)?
+    /// CPU family and model numbers as the system reports them (x86 only), e.g. family 25 model 17 for AMD Zen 4.
+    public var cpuFamilyModel: FamilyModel?
     /// The widest vectors the CPU runs, in bits: 512 (AVX-512), 256 (AVX2 or AVX), 128 (SSE or NEON).
     public var vectorBits: Int
     /// The BLAS library and its build, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64".
@@ -19,19 +19,25 @@ public struct Machine: Sendable, Equatable {
     /// The kernels the BLAS library chose for this CPU, e.g. "Cooperlake", "Haswell", "Prescott".
     public var blasKernels: String
 
+    /// An x86 CPU's family and model numbers.
+    public struct FamilyModel: Sendable, Equatable {
+        public var family: Int
+        public var model: Int
+
+        /// Family `family`, model `model`.
+        public init(family: Int, model: Int) {
+            self.family = family
+            self.model = model
+        }
+    }
+
     /// A description with the given parts (`current` reads this machine's).
-    public init(cpuModel: String, cpuFamilyModel: (family: Int, model: Int)?, vectorBits: Int, blas: String, blasKernels: String) {
+    public init(cpuModel: String, cpuFamilyModel: FamilyModel?, vectorBits: Int, blas: String, blasKernels: String) {
         self.cpuModel = cpuModel
         self.cpuFamilyModel = cpuFamilyModel
         self.vectorBits = vectorBits
         self.blas = blas
         self.blasKernels = blasKernels
-    }
-
-    public static func == (a: Machine, b: Machine) -> Bool {
-        a.cpuModel == b.cpuModel && a.cpuFamilyModel?.family == b.cpuFamilyModel?.family
-            && a.cpuFamilyModel?.model == b.cpuFamilyModel?.model && a.vectorBits == b.vectorBits
-            && a.blas == b.blas && a.blasKernels == b.blasKernels
     }
 
     /// This machine, read once.
@@ -65,8 +71,10 @@ public struct Machine: Sendable, Equatable {
         let flags = Set((field("flags") ?? "").split(separator: " ").map(String.init))
         var bits = 128
         if flags.contains("avx512f") { bits = 512 } else if flags.contains("avx2") || flags.contains("avx") { bits = 256 }
-        var familyModel: (Int, Int)?
-        if let f = field("cpu family").flatMap({ Int($0) }), let m = field("model").flatMap({ Int($0) }) { familyModel = (f, m) }
+        var familyModel: FamilyModel?
+        if let f = field("cpu family").flatMap({ Int($0) }), let m = field("model").flatMap({ Int($0) }) {
+            familyModel = FamilyModel(family: f, model: m)
+        }
         #if canImport(Accelerate)
         let (blas, kernels) = ("Accelerate", "Apple's")
         #else

@@ -8,29 +8,30 @@
 // building CPU), a multiply then an add elsewhere. Each build gives the same results run after run; the two
 // differ in the last bits, as any two CPUs' sums of a different order would.
 
+/// Whether this build may assume the CPU fuses multiply-add. Inlinable, so that it is a constant wherever `mulAdd`
+/// is inlined and each call compiles to one form, without a branch.
+@inlinable @inline(__always)
+var buildHasHardwareFMA: Bool {
+    #if arch(arm64) || DIGITS_HARDWARE_FMA
+    return true
+    #else
+    return false
+    #endif
+}
+
 extension SIMD where Scalar: FloatingPoint {
     /// self + a·b, lane by lane: fused multiply-add where the build targets a CPU with FMA.
     @inlinable @inline(__always)
     public func mulAdd(_ a: Self, _ b: Self) -> Self {
-        #if arch(arm64) || DIGITS_HARDWARE_FMA
-        return addingProduct(a, b)
-        #else
-        return self + a * b
-        #endif
+        buildHasHardwareFMA ? addingProduct(a, b) : self + a * b
     }
 
     /// self + a·b with a scalar a, lane by lane: fused multiply-add where the build targets a CPU with FMA.
     @inlinable @inline(__always)
     public func mulAdd(_ a: Scalar, _ b: Self) -> Self {
-        #if arch(arm64) || DIGITS_HARDWARE_FMA
-        return addingProduct(a, b)
-        #else
-        return self + a * b
-        #endif
+        buildHasHardwareFMA ? addingProduct(a, b) : self + a * b
     }
-}
 
-extension SIMD where Scalar: FloatingPoint {
     /// self ← self + a·b, lane by lane (`mulAdd` in place).
     @inlinable @inline(__always)
     public mutating func formMulAdd(_ a: Self, _ b: Self) { self = mulAdd(a, b) }
@@ -44,11 +45,7 @@ extension Float {
     /// self + a·b: fused multiply-add where the build targets a CPU with FMA.
     @inlinable @inline(__always)
     public func mulAdd(_ a: Float, _ b: Float) -> Float {
-        #if arch(arm64) || DIGITS_HARDWARE_FMA
-        return addingProduct(a, b)
-        #else
-        return self + a * b
-        #endif
+        buildHasHardwareFMA ? addingProduct(a, b) : self + a * b
     }
 
     /// self ← self + a·b (`mulAdd` in place).

@@ -286,7 +286,7 @@ final class MachineTests: XCTestCase {
 
     func testGenericKernelsOnAWideCPUAreAFallback() {
         func machine(_ bits: Int, _ kernels: String) -> Machine {
-            Machine(cpuModel: "test", cpuFamilyModel: (6, 207), vectorBits: bits,
+            Machine(cpuModel: "test", cpuFamilyModel: Machine.FamilyModel(family: 6, model: 207), vectorBits: bits,
                     blas: "OpenBLAS 0.3.21 DYNAMIC_ARCH \(kernels)", blasKernels: kernels)
         }
         // Issue 25's Intel Xeon: AVX-512, and OpenBLAS 0.3.21 ran its Prescott kernels.
