@@ -331,7 +331,7 @@ final class SafetensorsTests: XCTestCase {
     }
 
     /// Issue 24: a 98 MB header cost 2.8 GB. A file on disk whose prefix claims more header than the limit is
-    /// refused from its first 8 bytes, before the rest of it is read (here a sparse 100 MB file).
+    /// refused from its first 9 bytes, before the rest of it is read (here a sparse 100 MB file).
     func testFileClaimingAHugeHeaderIsRefusedBeforeBeingRead() throws {
         let url = try makeTemporaryDirectory().appendingPathComponent("huge-header.safetensors")
         try Data(littleEndian(98_000_000) + Array(#"{"__metadata__":{"#.utf8)).write(to: url)
